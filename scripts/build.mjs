@@ -1,0 +1,30 @@
+// Builds Strata: TypeScript to dist/, and the AssemblyScript hart to build/hart.wasm.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    process.stderr.write(`build: ${[cmd, ...args].join(' ')} failed\n`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+run(bin('tsc'), ['-p', 'tsconfig.json']);
+
+const asEntry = join(root, 'src/machine/cpu/assembly/index.ts');
+if (existsSync(asEntry)) {
+  mkdirSync(join(root, 'build'), { recursive: true });
+  run(bin('asc'), [
+    asEntry,
+    '--config',
+    join(root, 'src/machine/cpu/assembly/asconfig.json'),
+    '--target',
+    'release',
+  ]);
+}

@@ -1,0 +1,45 @@
+// The test command: lint, typecheck, layering check, build, then every *.test.ts with node's test runner.
+// Node 20's `--test` takes no globs, so the file list is made here.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+
+function step(label, cmd, args) {
+  process.stdout.write(`\n== ${label}\n`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    process.stderr.write(`test: ${label} failed\n`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+function findTests(dir, out) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) findTests(p, out);
+    else if (name.endsWith('.test.ts')) out.push(relative(root, p));
+  }
+  return out;
+}
+
+const only = process.argv.slice(2);
+if (only.length === 0) {
+  step('lint', bin('biome'), ['check', '.']);
+  step('typecheck', bin('tsc'), ['-p', 'tsconfig.test.json']);
+  step('layers', process.execPath, ['scripts/check-layers.mjs']);
+}
+step('build', process.execPath, ['scripts/build.mjs']);
+const files = only.length > 0 ? only : [...findTests(join(root, 'src'), []), ...findTests(join(root, 'test'), [])].sort();
+step(`tests (${files.length} files)`, process.execPath, [
+  '--import',
+  'tsx',
+  '--test',
+  '--test-concurrency=2',
+  '--test-reporter=spec',
+  ...files,
+]);
