@@ -20,11 +20,5 @@ run(bin('tsc'), ['-p', 'tsconfig.json']);
 const asEntry = join(root, 'src/machine/cpu/assembly/index.ts');
 if (existsSync(asEntry)) {
   mkdirSync(join(root, 'build'), { recursive: true });
-  run(bin('asc'), [
-    asEntry,
-    '--config',
-    join(root, 'src/machine/cpu/assembly/asconfig.json'),
-    '--target',
-    'release',
-  ]);
+  run(bin('asc'), [asEntry, '--config', join(root, 'src/machine/cpu/assembly/asconfig.json'), '--target', 'release']);
 }

@@ -1,7 +1,7 @@
 // The layering check: imports only point left along
 //   base <- machine <- hypervisor <- services <- api <- { daemon, cli, web }
 // and no module cycle exists. base and machine stay browser-safe (no node:* and no npm imports).
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,7 +36,8 @@ function walk(dir, out) {
 const files = walk(src, []);
 const problems = [];
 const graph = new Map();
-const importRe = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g;
+const importRe =
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g;
 
 for (const file of files) {
   const rel = relative(src, file);
@@ -75,7 +76,10 @@ function visit(node) {
     if (!graph.has(dep)) continue;
     const s = state.get(dep);
     if (s === 1) {
-      const cycle = stack.slice(stack.indexOf(dep)).concat(dep).map((f) => relative(src, f));
+      const cycle = stack
+        .slice(stack.indexOf(dep))
+        .concat(dep)
+        .map((f) => relative(src, f));
       problems.push(`import cycle: ${cycle.join(' -> ')}`);
     } else if (s === undefined) visit(dep);
   }

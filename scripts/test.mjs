@@ -34,7 +34,8 @@ if (only.length === 0) {
   step('layers', process.execPath, ['scripts/check-layers.mjs']);
 }
 step('build', process.execPath, ['scripts/build.mjs']);
-const files = only.length > 0 ? only : [...findTests(join(root, 'src'), []), ...findTests(join(root, 'test'), [])].sort();
+const files =
+  only.length > 0 ? only : [...findTests(join(root, 'src'), []), ...findTests(join(root, 'test'), [])].sort();
 step(`tests (${files.length} files)`, process.execPath, [
   '--import',
   'tsx',

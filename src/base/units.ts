@@ -25,7 +25,10 @@ export function parseSizeBytes(text: string, what = 'size'): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
   const unit = m ? SIZE_SUFFIX[(m[2] ?? '').toUpperCase()] : undefined;
   if (!m || unit === undefined) {
-    throw new StrataError('INVALID_ARGUMENT', `invalid ${what} '${text}': expected a number with an optional K, M, G or T suffix`);
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `invalid ${what} '${text}': expected a number with an optional K, M, G or T suffix`,
+    );
   }
   const bytes = Number(m[1]) * unit;
   if (!Number.isSafeInteger(bytes) || bytes <= 0) {

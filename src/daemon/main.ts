@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type CommandContext, type CommandRegistrar, buildProgram, runProgram } from './program.js';
+import { buildProgram, type CommandContext, type CommandRegistrar, runProgram } from './program.js';
 
 /** Every group of subcommands of the `strata` executable. */
 export const REGISTRARS: readonly CommandRegistrar[] = [];

@@ -5,7 +5,7 @@
  */
 
 /** Why `run()` returned. */
-export const enum StopReason {
+export enum StopReason {
   /** The instruction budget ran out; call `run()` again after servicing devices. */
   Budget = 0,
   /** The hart executed WFI with no enabled interrupt pending: sleep until the next timer deadline or device event. */

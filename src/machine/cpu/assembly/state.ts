@@ -27,29 +27,29 @@ export let fflags: u32 = 0;
 /** Set by the FPU whenever it writes an f register or fflags; the hart turns it into mstatus.FS = Dirty. */
 export let fsDirty: bool = false;
 
-// @ts-ignore: decorator
+// @ts-expect-error: decorator
 @inline export function getX(i: u32): u64 {
   return load<u64>(XREG_BASE + ((<usize>i) << 3));
 }
 
-// @ts-ignore: decorator
+// @ts-expect-error: decorator
 @inline export function setX(i: u32, v: u64): void {
   if (i != 0) store<u64>(XREG_BASE + ((<usize>i) << 3), v);
 }
 
-// @ts-ignore: decorator
+// @ts-expect-error: decorator
 @inline export function getF(i: u32): u64 {
   return load<u64>(FREG_BASE + ((<usize>i) << 3));
 }
 
-// @ts-ignore: decorator
+// @ts-expect-error: decorator
 @inline export function setF(i: u32, v: u64): void {
   store<u64>(FREG_BASE + ((<usize>i) << 3), v);
   fsDirty = true;
 }
 
 /** Raises accrued FP exception flags. */
-// @ts-ignore: decorator
+// @ts-expect-error: decorator
 @inline export function raiseFflags(bits: u32): void {
   fflags |= bits;
   fsDirty = true;
