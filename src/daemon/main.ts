@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { registerImageCommands } from './commands/image.js';
+import { registerRunCommand } from './commands/run.js';
 import { buildProgram, type CommandContext, type CommandRegistrar, runProgram } from './program.js';
 
 /** Every group of subcommands of the `strata` executable. */
-export const REGISTRARS: readonly CommandRegistrar[] = [];
+export const REGISTRARS: readonly CommandRegistrar[] = [registerImageCommands, registerRunCommand];
 
 /** The package version, read from package.json beside dist/ or src/. */
 export function strataVersion(): string {

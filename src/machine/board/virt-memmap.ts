@@ -42,6 +42,25 @@ export const TIMEBASE_FREQUENCY_HZ = 10_000_000;
 /** Where the kernel is placed when firmware is used (OpenSBI fw_jump/fw_dynamic next address on rv64). */
 export const KERNEL_LOAD_OFFSET = 0x20_0000;
 
+/** Input clock of the 16550A UART as the device tree announces it (QEMU virt: 3.6864 MHz, `clock-frequency`). */
+export const UART_CLOCK_FREQUENCY_HZ = 3_686_400;
+
+/**
+ * Alignment of the device tree blob in RAM. The blob goes in the highest 2 MiB-aligned place below the end of RAM
+ * (or below `FDT_PLACEMENT_LIMIT`) that holds it, so that the memory after it stays free for OpenSBI, which
+ * grows the tree in place when it adds its reserved-memory and other fix-ups.
+ */
+export const FDT_ALIGN_BYTES = 0x20_0000;
+
+/**
+ * Highest guest physical address the device tree may end at (QEMU virt keeps it below 3 GiB so that firmware and
+ * early kernel code that address it with 32 bits can reach it).
+ */
+export const FDT_PLACEMENT_LIMIT = 0xc000_0000;
+
+/** PLIC contexts per hart: M-mode first, then S-mode (QEMU virt's PLIC "MS" hart configuration). */
+export const PLIC_CONTEXTS_PER_HART = 2;
+
 /** Base address of virtio-mmio slot `n`. */
 export function virtioSlotBase(n: number): number {
   return VIRT_MEMMAP.virtio.base + n * VIRT_MEMMAP.virtio.sizeBytes;

@@ -1,0 +1,827 @@
+// Tests of the F/D execute unit (assembly/fpu.ts), compiled on its own with asc into a temporary directory and
+// driven through `fpExecute`. Expected results come from hand-computed vectors and from an exact oracle in
+// this file: IEEE 754 rounding of rationals with BigInt (fine in a test, never in the hart).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..', '..');
+
+interface FpuExports {
+  fpExecute(insn: number): number;
+  getF(i: number): bigint;
+  setF(i: number, v: bigint): void;
+  getX(i: number): bigint;
+  setX(i: number, v: bigint): void;
+  setFrm(v: number): void;
+  setFflags(v: number): void;
+  fflags: WebAssembly.Global;
+}
+
+let fpu: FpuExports;
+let tmp = '';
+
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'strata-fpu-'));
+  const out = join(tmp, 'fpu.wasm');
+  const asm = join(root, 'src/machine/cpu/assembly');
+  const r = spawnSync(
+    join(root, 'node_modules/.bin/asc'),
+    [
+      join(asm, 'fpu.ts'),
+      join(asm, 'state.ts'),
+      '--outFile',
+      out,
+      '-O3',
+      '--runtime',
+      'stub',
+      '--importMemory',
+      '--initialMemory',
+      '256',
+      '--noAssert',
+    ],
+    { cwd: root, encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, `asc failed: ${r.stderr}`);
+  const memory = new WebAssembly.Memory({ initial: 256 });
+  const mod = new WebAssembly.Module(readFileSync(out));
+  const inst = new WebAssembly.Instance(mod, { env: { memory, abort: () => assert.fail('abort') } });
+  fpu = inst.exports as unknown as FpuExports;
+});
+
+after(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+// ---- encodings -------------------------------------------------------------------------------------------
+
+const NV = 16;
+const DZ = 8;
+const OF = 4;
+const UF = 2;
+const NX = 1;
+const RNE = 0;
+const RTZ = 1;
+const RDN = 2;
+const RUP = 3;
+const RMM = 4;
+const DYN = 7;
+const BOX = 0xffff_ffff_0000_0000n;
+const M64 = (1n << 64n) - 1n;
+
+const opfp = (funct7: number, rs2: number, rs1: number, rm: number, rd: number) =>
+  ((funct7 << 25) | (rs2 << 20) | (rs1 << 15) | (rm << 12) | (rd << 7) | 0x53) >>> 0;
+const r4 = (opcode: number, rs3: number, fmt: number, rs2: number, rs1: number, rm: number, rd: number) =>
+  ((rs3 << 27) | (fmt << 25) | (rs2 << 20) | (rs1 << 15) | (rm << 12) | (rd << 7) | opcode) >>> 0;
+
+/** Runs one instruction with f1..f3 / x1 preset; returns the return code, rd (f or x) and the flags raised. */
+function exec(insn: number, f: bigint[], x1 = 0n, frm = 0, xDest = false): { rc: number; v: bigint; flags: number } {
+  f.forEach((v, i) => {
+    fpu.setF(i + 1, v & M64);
+  });
+  fpu.setX(1, x1 & M64);
+  fpu.setF(10, 0x1234n);
+  fpu.setX(10, 0x1234n);
+  fpu.setFrm(frm);
+  fpu.setFflags(0);
+  const rc = fpu.fpExecute(insn);
+  const v = BigInt.asUintN(64, xDest ? fpu.getX(10) : fpu.getF(10));
+  return { rc, v, flags: fpu.fflags.value as number };
+}
+
+// ---- exact oracle ----------------------------------------------------------------------------------------
+
+interface Fmt {
+  p: number;
+  emin: number;
+  emax: number;
+  ebits: number;
+  width: number;
+}
+const FS: Fmt = { p: 24, emin: -126, emax: 127, ebits: 8, width: 32 };
+const FD: Fmt = { p: 53, emin: -1022, emax: 1023, ebits: 11, width: 64 };
+
+interface Val {
+  cls: 'nan' | 'inf' | 'zero' | 'fin';
+  snan: boolean;
+  sign: number;
+  /** value = m * 2^e for finite values */
+  m: bigint;
+  e: number;
+}
+interface Res {
+  bits: bigint;
+  flags: number;
+}
+
+const fracBits = (f: Fmt) => BigInt(f.p - 1);
+const expAll = (f: Fmt) => (1n << BigInt(f.ebits)) - 1n;
+const signBit = (f: Fmt) => 1n << BigInt(f.width - 1);
+const canon = (f: Fmt) => (f === FS ? 0x7fc0_0000n : 0x7ff8_0000_0000_0000n);
+const inf = (f: Fmt, s: number) => (s ? signBit(f) : 0n) | (expAll(f) << fracBits(f));
+const zero = (f: Fmt, s: number) => (s ? signBit(f) : 0n);
+const maxFin = (f: Fmt, s: number) => inf(f, s) - 1n;
+
+/** Reads a register pattern in format f (singles unboxed: not NaN-boxed reads as the canonical NaN). */
+function unbox(bits: bigint, f: Fmt): bigint {
+  if (f === FD) return bits;
+  return bits >> 32n === 0xffff_ffffn ? bits & 0xffff_ffffn : 0x7fc0_0000n;
+}
+
+function decode(bits: bigint, f: Fmt): Val {
+  const sign = Number(bits >> BigInt(f.width - 1)) & 1;
+  const exp = (bits >> fracBits(f)) & expAll(f);
+  const frac = bits & ((1n << fracBits(f)) - 1n);
+  const bias = f.emax;
+  if (exp === expAll(f)) {
+    if (frac === 0n) return { cls: 'inf', snan: false, sign, m: 0n, e: 0 };
+    return { cls: 'nan', snan: frac >> (fracBits(f) - 1n) === 0n, sign, m: 0n, e: 0 };
+  }
+  if (exp === 0n) {
+    if (frac === 0n) return { cls: 'zero', snan: false, sign, m: 0n, e: 0 };
+    return { cls: 'fin', snan: false, sign, m: frac, e: f.emin - (f.p - 1) };
+  }
+  return { cls: 'fin', snan: false, sign, m: frac | (1n << fracBits(f)), e: Number(exp) - bias - (f.p - 1) };
+}
+
+const bitlen = (n: bigint) => (n === 0n ? 0 : n.toString(2).length);
+
+/** Does a discarded remainder r (of unit d) with kept integer n round away from zero under rm? */
+function away(rm: number, sign: number, n: bigint, r: bigint, d: bigint): boolean {
+  if (r === 0n) return false;
+  if (rm === RNE) return 2n * r > d || (2n * r === d && (n & 1n) === 1n);
+  if (rm === RMM) return 2n * r >= d;
+  if (rm === RDN) return sign === 1;
+  if (rm === RUP) return sign === 0;
+  return false;
+}
+
+/** Rounds the exact positive rational num/den with sign to format f (IEEE 754, tininess after rounding). */
+function roundRat(sign: number, num: bigint, den: bigint, f: Fmt, rm: number): Res {
+  let e = bitlen(num) - bitlen(den);
+  const ge = (k: number) => (k >= 0 ? num >= den << BigInt(k) : num << BigInt(-k) >= den);
+  if (!ge(e)) e--;
+  const roundAt = (q: number) => {
+    const N = q <= 0 ? num << BigInt(-q) : num;
+    const D = q > 0 ? den << BigInt(q) : den;
+    const n = N / D;
+    const r = N % D;
+    return { n: n + (away(rm, sign, n, r, D) ? 1n : 0n), inexact: r !== 0n };
+  };
+  let flags = 0;
+  let q = Math.max(e, f.emin) - (f.p - 1);
+  let { n, inexact } = roundAt(q);
+  if (inexact) flags |= NX;
+  if (e < f.emin) {
+    const u = roundAt(e - (f.p - 1));
+    const tiny = u.n < 1n << BigInt(f.p - 1 + f.emin - e);
+    if (tiny && inexact) flags |= UF;
+  }
+  if (n === 1n << BigInt(f.p)) {
+    n >>= 1n;
+    q++;
+  }
+  let exp = 0n;
+  let frac = n;
+  if (n >= 1n << fracBits(f)) {
+    exp = BigInt(q + f.p - 1 + f.emax);
+    frac = n - (1n << fracBits(f));
+  }
+  if (exp >= expAll(f)) {
+    const toInf = rm === RNE || rm === RMM || (rm === RUP && sign === 0) || (rm === RDN && sign === 1);
+    return { bits: toInf ? inf(f, sign) : maxFin(f, sign), flags: OF | NX };
+  }
+  return { bits: (sign ? signBit(f) : 0n) | (exp << fracBits(f)) | frac, flags };
+}
+
+/** Rounds the exact dyadic sign * m * 2^e. */
+function roundDy(sign: number, m: bigint, e: number, f: Fmt, rm: number): Res {
+  return roundRat(sign, e >= 0 ? m << BigInt(e) : m, e >= 0 ? 1n : 1n << BigInt(-e), f, rm);
+}
+
+const nanRes = (f: Fmt, nv: boolean): Res => ({ bits: canon(f), flags: nv ? NV : 0 });
+
+/** Exact signed sum of finite values as a dyadic: returns [signed mantissa, exponent]. */
+function dySum(sa: number, ma: bigint, ea: number, sb: number, mb: bigint, eb: number): [bigint, number] {
+  const k = Math.min(ea, eb);
+  const a = (sa ? -ma : ma) << BigInt(ea - k);
+  const b = (sb ? -mb : mb) << BigInt(eb - k);
+  return [a + b, k];
+}
+
+function oAdd(a: Val, b: Val, f: Fmt, rm: number): Res {
+  if (a.cls === 'nan' || b.cls === 'nan') return nanRes(f, a.snan || b.snan);
+  if (a.cls === 'inf' && b.cls === 'inf' && a.sign !== b.sign) return nanRes(f, true);
+  if (a.cls === 'inf') return { bits: inf(f, a.sign), flags: 0 };
+  if (b.cls === 'inf') return { bits: inf(f, b.sign), flags: 0 };
+  const [s, k] = dySum(a.sign, a.m, a.e, b.sign, b.m, b.e);
+  if (s === 0n) {
+    const zs = a.cls === 'zero' && b.cls === 'zero' && a.sign === b.sign ? a.sign : rm === RDN ? 1 : 0;
+    return { bits: zero(f, zs), flags: 0 };
+  }
+  return roundDy(s < 0n ? 1 : 0, s < 0n ? -s : s, k, f, rm);
+}
+
+function oMul(a: Val, b: Val, f: Fmt, rm: number): Res {
+  if (a.cls === 'nan' || b.cls === 'nan') return nanRes(f, a.snan || b.snan);
+  const s = a.sign ^ b.sign;
+  if ((a.cls === 'inf' && b.cls === 'zero') || (a.cls === 'zero' && b.cls === 'inf')) return nanRes(f, true);
+  if (a.cls === 'inf' || b.cls === 'inf') return { bits: inf(f, s), flags: 0 };
+  if (a.cls === 'zero' || b.cls === 'zero') return { bits: zero(f, s), flags: 0 };
+  return roundDy(s, a.m * b.m, a.e + b.e, f, rm);
+}
+
+function oDiv(a: Val, b: Val, f: Fmt, rm: number): Res {
+  if (a.cls === 'nan' || b.cls === 'nan') return nanRes(f, a.snan || b.snan);
+  const s = a.sign ^ b.sign;
+  if (a.cls === 'inf') return b.cls === 'inf' ? nanRes(f, true) : { bits: inf(f, s), flags: 0 };
+  if (b.cls === 'inf') return { bits: zero(f, s), flags: 0 };
+  if (b.cls === 'zero') return a.cls === 'zero' ? nanRes(f, true) : { bits: inf(f, s), flags: DZ };
+  if (a.cls === 'zero') return { bits: zero(f, s), flags: 0 };
+  const d = a.e - b.e;
+  const num = d >= 0 ? a.m << BigInt(d) : a.m;
+  const den = d >= 0 ? b.m : b.m << BigInt(-d);
+  return roundRat(s, num, den, f, rm);
+}
+
+function isqrt(n: bigint): bigint {
+  if (n < 2n) return n;
+  let x = 1n << BigInt(Math.ceil(bitlen(n) / 2));
+  for (;;) {
+    const y = (x + n / x) >> 1n;
+    if (y >= x) return x;
+    x = y;
+  }
+}
+
+function oSqrt(a: Val, f: Fmt, rm: number): Res {
+  if (a.cls === 'nan') return nanRes(f, a.snan);
+  if (a.cls === 'zero') return { bits: zero(f, a.sign), flags: 0 };
+  if (a.sign === 1) return nanRes(f, true);
+  if (a.cls === 'inf') return { bits: inf(f, 0), flags: 0 };
+  const l2 = bitlen(a.m) - 1 + a.e;
+  const e = Math.floor(l2 / 2);
+  const q = e - (f.p - 1);
+  const sh = a.e - 2 * q;
+  assert.ok(sh >= 0);
+  const N = a.m << BigInt(sh);
+  let n = isqrt(N);
+  const r = N - n * n;
+  if (r !== 0n) {
+    const aboveHalf = 4n * N > (2n * n + 1n) ** 2n;
+    if (rm === RUP || ((rm === RNE || rm === RMM) && aboveHalf)) n++;
+  }
+  // sqrt results are never subnormal and never overflow; n may carry to 2^p.
+  return { bits: roundDy(0, n, q, f, RTZ).bits, flags: r !== 0n ? NX : 0 };
+}
+
+function oFma(a: Val, b: Val, c: Val, negP: number, negC: number, f: Fmt, rm: number): Res {
+  const infZero = (a.cls === 'inf' && b.cls === 'zero') || (a.cls === 'zero' && b.cls === 'inf');
+  if (a.cls === 'nan' || b.cls === 'nan' || c.cls === 'nan' || infZero)
+    return nanRes(f, a.snan || b.snan || c.snan || infZero);
+  const sp = a.sign ^ b.sign ^ negP;
+  const sc = c.sign ^ negC;
+  if (a.cls === 'inf' || b.cls === 'inf') {
+    if (c.cls === 'inf' && sc !== sp) return nanRes(f, true);
+    return { bits: inf(f, sp), flags: 0 };
+  }
+  if (c.cls === 'inf') return { bits: inf(f, sc), flags: 0 };
+  const [s, k] = dySum(sp, a.m * b.m, a.e + b.e, sc, c.m, c.e);
+  if (s === 0n) {
+    const pz = a.cls === 'zero' || b.cls === 'zero';
+    const zs = pz && c.cls === 'zero' && sp === sc ? sp : rm === RDN ? 1 : 0;
+    return { bits: zero(f, zs), flags: 0 };
+  }
+  return roundDy(s < 0n ? 1 : 0, s < 0n ? -s : s, k, f, rm);
+}
+
+/** FCVT to integer: kind 0 W, 1 WU, 2 L, 3 LU; result as the 64-bit x register value. */
+function oToInt(a: Val, kind: number, rm: number): Res {
+  const lim = [
+    [-(1n << 31n), (1n << 31n) - 1n],
+    [0n, (1n << 32n) - 1n],
+    [-(1n << 63n), (1n << 63n) - 1n],
+    [0n, (1n << 64n) - 1n],
+  ][kind]!;
+  const [lo, hi] = lim as [bigint, bigint];
+  const wr = (v: bigint) => (kind < 2 ? BigInt.asUintN(64, BigInt.asIntN(32, v)) : BigInt.asUintN(64, v));
+  if (a.cls === 'nan') return { bits: wr(hi), flags: NV };
+  if (a.cls === 'inf') return { bits: wr(a.sign ? lo : hi), flags: NV };
+  if (a.cls === 'zero') return { bits: 0n, flags: 0 };
+  const num = a.e >= 0 ? a.m << BigInt(a.e) : a.m;
+  const den = a.e >= 0 ? 1n : 1n << BigInt(-a.e);
+  let n = num / den;
+  const r = num % den;
+  if (away(rm, a.sign, n, r, den)) n++;
+  const v = a.sign ? -n : n;
+  if (v < lo || v > hi) return { bits: wr(a.sign ? lo : hi), flags: NV };
+  return { bits: wr(v), flags: r !== 0n ? NX : 0 };
+}
+
+function oFromInt(x: bigint, kind: number, f: Fmt, rm: number): Res {
+  const v = [BigInt.asIntN(32, x), BigInt.asUintN(32, x), BigInt.asIntN(64, x), BigInt.asUintN(64, x)][kind]!;
+  if (v === 0n) return { bits: 0n, flags: 0 };
+  return roundRat(v < 0n ? 1 : 0, v < 0n ? -v : v, 1n, f, rm);
+}
+
+const boxed = (f: Fmt, r: Res): Res => (f === FS ? { bits: r.bits | BOX, flags: r.flags } : r);
+
+// ---- random operands -------------------------------------------------------------------------------------
+
+let seed = 0x9e3779b9;
+function rnd32(): number {
+  seed ^= seed << 13;
+  seed >>>= 0;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  seed >>>= 0;
+  return seed;
+}
+const rndBig = (bits: number) => {
+  let v = 0n;
+  for (let i = 0; i < bits; i += 32) v = (v << 32n) | BigInt(rnd32());
+  return v & ((1n << BigInt(bits)) - 1n);
+};
+const pick = <T>(xs: readonly T[]): T => xs[rnd32() % xs.length]!;
+
+function specials(f: Fmt): bigint[] {
+  const fb = fracBits(f);
+  const one = BigInt(f.emax) << fb;
+  const out = [
+    0n,
+    1n,
+    (1n << fb) - 1n,
+    1n << fb,
+    one,
+    one + 1n,
+    one - 1n,
+    inf(f, 0) - 1n,
+    inf(f, 0),
+    canon(f),
+    inf(f, 0) + 1n,
+    one | (1n << (fb - 1n)),
+  ];
+  return [...out, ...out.map((v) => v | signBit(f))];
+}
+
+/** A random operand in format f (register pattern: singles boxed, sometimes deliberately not). */
+function operand(f: Fmt, near?: bigint): bigint {
+  const fb = fracBits(f);
+  const k = rnd32() % 16;
+  let v: bigint;
+  if (near !== undefined && k < 5) {
+    // Close to another operand: same or nearby exponent, few bits changed, random sign.
+    const d = BigInt((rnd32() % 7) - 3) << fb;
+    v = (near + d + rndBig(Math.max(1, (rnd32() % (f.p + 2)) | 0))) & (signBit(f) - 1n);
+    if (v >= inf(f, 0)) v = inf(f, 0) - 1n;
+    v |= BigInt(rnd32() & 1) << BigInt(f.width - 1);
+  } else if (k < 8) v = rndBig(f.width);
+  else if (k < 10) v = pick(specials(f));
+  else if (k < 12) {
+    // exponent near 1.0, random fraction with few or many bits
+    const exp = BigInt(f.emax + (rnd32() % 9) - 4);
+    const fr = rnd32() & 1 ? rndBig(f.p - 1) : rndBig(4) << (fb - 4n);
+    v = (exp << fb) | fr | (BigInt(rnd32() & 1) << BigInt(f.width - 1));
+  } else if (k < 13) v = rndBig(f.p - 1) | (BigInt(rnd32() & 1) << BigInt(f.width - 1));
+  else if (k < 14) {
+    // near the bottom or the top of the exponent range
+    const exp = rnd32() & 1 ? BigInt(rnd32() % 4) : expAll(f) - 1n - BigInt(rnd32() % 4);
+    v = (exp << fb) | rndBig(f.p - 1) | (BigInt(rnd32() & 1) << BigInt(f.width - 1));
+  } else v = rndBig(f.width);
+  if (f === FS) {
+    // 1 in 64: an improperly NaN-boxed single
+    return rnd32() % 64 === 0 ? v | ((rndBig(32) << 32n) & 0x7fff_ffff_0000_0000n) : v | BOX;
+  }
+  return v;
+}
+
+/**
+ * Runs `n` random cases of `one`; fails on the first mismatches, and when some flag in `mustSee` (NV DZ OF UF
+ * NX, as flag bits) never occurred, so that the random operands are known to reach the interesting corners.
+ */
+/** A double close to single precision (few low fraction bits set) and in or near the single exponent range:
+ * makes FCVT.S.D meet ties, subnormal singles and overflow. */
+function narrowish(): bigint {
+  const exp = BigInt(1023 + (rnd32() % 300) - 150);
+  const frac = (rndBig(24) << 28n) | ((rnd32() % 3 === 0 ? 1n << 28n : 0n) >> BigInt(rnd32() % 2));
+  return (BigInt(rnd32() & 1) << 63n) | (exp << 52n) | (frac & ((1n << 52n) - 1n));
+}
+
+function check(
+  name: string,
+  n: number,
+  mustSee: number,
+  one: () => { got: Res & { rc: number }; want: Res; what: string },
+): void {
+  const fails: string[] = [];
+  let seen = 0;
+  for (let i = 0; i < n && fails.length < 8; i++) {
+    const { got, want, what } = one();
+    seen |= want.flags;
+    if (got.rc !== 0 || got.bits !== want.bits || got.flags !== want.flags)
+      fails.push(
+        `${what}: got rc=${got.rc} ${got.bits.toString(16)} flags=${got.flags} want ${want.bits.toString(16)} flags=${want.flags}`,
+      );
+  }
+  assert.deepEqual(fails, [], `${name} mismatches`);
+  assert.equal(seen & mustSee, mustSee, `${name}: random cases never raised flags ${mustSee & ~seen}`);
+}
+
+const hex = (v: bigint) => `0x${v.toString(16)}`;
+const FMTS: [string, Fmt, number][] = [
+  ['S', FS, 0],
+  ['D', FD, 1],
+];
+const RMS = [RNE, RTZ, RDN, RUP, RMM];
+const N = Number(process.env.FPU_TEST_CASES ?? 4000);
+
+// ---- randomized comparisons with the oracle ----------------------------------------------------------------
+
+describe('fpu: arithmetic against an exact oracle', () => {
+  for (const [fn, f, fmt] of FMTS) {
+    const ops: [string, number, number, (a: Val, b: Val, rm: number) => Res][] = [
+      ['FADD', 0, NV | OF | NX, (a, b, rm) => oAdd(a, b, f, rm)],
+      ['FSUB', 1, NV | OF | NX, (a, b, rm) => oAdd(a, { ...b, sign: b.sign ^ 1 }, f, rm)],
+      ['FMUL', 2, NV | OF | UF | NX, (a, b, rm) => oMul(a, b, f, rm)],
+      ['FDIV', 3, NV | DZ | OF | UF | NX, (a, b, rm) => oDiv(a, b, f, rm)],
+    ];
+    for (const [name, op, flags, oracle] of ops) {
+      it(`${name}.${fn} in every rounding mode`, () => {
+        check(`${name}.${fn}`, N, flags, () => {
+          const a = operand(f);
+          const b = operand(f, unbox(a, f));
+          const rm = pick(RMS);
+          const dyn = rnd32() % 4 === 0;
+          const r = exec(opfp((op << 2) | fmt, 2, 1, dyn ? DYN : rm, 10), [a, b], 0n, dyn ? rm : 0);
+          const want = boxed(f, oracle(decode(unbox(a, f), f), decode(unbox(b, f), f), rm));
+          return { got: { rc: r.rc, bits: r.v, flags: r.flags }, want, what: `${hex(a)} ${hex(b)} rm=${rm}` };
+        });
+      });
+    }
+    it(`FSQRT.${fn} in every rounding mode`, () => {
+      check(`FSQRT.${fn}`, N, NV | NX, () => {
+        const a = operand(f);
+        const rm = pick(RMS);
+        const r = exec(opfp((0b01011 << 2) | fmt, 0, 1, rm, 10), [a]);
+        const want = boxed(f, oSqrt(decode(unbox(a, f), f), f, rm));
+        return { got: { rc: r.rc, bits: r.v, flags: r.flags }, want, what: `${hex(a)} rm=${rm}` };
+      });
+    });
+    const fused: [string, number, number, number][] = [
+      ['FMADD', 0x43, 0, 0],
+      ['FMSUB', 0x47, 0, 1],
+      ['FNMSUB', 0x4b, 1, 0],
+      ['FNMADD', 0x4f, 1, 1],
+    ];
+    for (const [name, opc, negP, negC] of fused) {
+      it(`${name}.${fn} is fused (one rounding) in every rounding mode`, () => {
+        check(`${name}.${fn}`, N, NV | OF | UF | NX, () => {
+          const a = operand(f);
+          const b = operand(f);
+          let c = operand(f, unbox(a, f));
+          const va = decode(unbox(a, f), f);
+          const vb = decode(unbox(b, f), f);
+          if (rnd32() % 3 === 0 && va.cls === 'fin' && vb.cls === 'fin') {
+            // An addend that nearly cancels the product: the hard case for a fused operation.
+            const p = roundDy(va.sign ^ vb.sign ^ negP ^ negC ^ 1, va.m * vb.m, va.e + vb.e, f, RNE).bits;
+            c = (p + BigInt((rnd32() % 5) - 2)) & ((1n << BigInt(f.width)) - 1n);
+            if (f === FS) c |= BOX;
+          }
+          const rm = pick(RMS);
+          const r = exec(r4(opc, 3, fmt, 2, 1, rm, 10), [a, b, c]);
+          const want = boxed(f, oFma(va, vb, decode(unbox(c, f), f), negP, negC, f, rm));
+          return { got: { rc: r.rc, bits: r.v, flags: r.flags }, want, what: `${hex(a)} ${hex(b)} ${hex(c)} rm=${rm}` };
+        });
+      });
+    }
+    it(`FCVT.{W,WU,L,LU}.${fn}: rounding, saturation, flags`, () => {
+      check(`FCVT.int.${fn}`, N, NV | NX, () => {
+        const kind = rnd32() % 4;
+        const rm = pick(RMS);
+        let a = operand(f);
+        if (rnd32() % 2 === 0) {
+          // values around the integer limits and around half-integers
+          const base = pick([0, 1, 31, 32, 63, 64]);
+          const x = (rnd32() & 1 ? -1 : 1) * 2 ** base * (1 + ((rnd32() % 9) - 4) * 2 ** -(f.p - 1));
+          const h = (rnd32() % 64) - 32 + 0.5 * (rnd32() % 3);
+          const val = rnd32() & 1 ? x : h;
+          a =
+            f === FD
+              ? new BigUint64Array(new Float64Array([val]).buffer)[0]!
+              : BigInt(new Uint32Array(new Float32Array([val]).buffer)[0]!) | BOX;
+        }
+        const r = exec(opfp((0b11000 << 2) | fmt, kind, 1, rm, 10), [a], 0n, 0, true);
+        const want = oToInt(decode(unbox(a, f), f), kind, rm);
+        return { got: { rc: r.rc, bits: r.v, flags: r.flags }, want, what: `${hex(a)} kind=${kind} rm=${rm}` };
+      });
+    });
+    it(`FCVT.${fn}.{W,WU,L,LU}: rounding and NX`, () => {
+      check(`FCVT.${fn}.int`, N, NX, () => {
+        const kind = rnd32() % 4;
+        const rm = pick(RMS);
+        const x = rndBig(64) >> BigInt(rnd32() % 64);
+        const xs = rnd32() & 1 ? BigInt.asUintN(64, -x) : x;
+        const r = exec(opfp((0b11010 << 2) | fmt, kind, 1, rm, 10), [], xs);
+        const want = boxed(f, oFromInt(xs, kind, f, rm));
+        return { got: { rc: r.rc, bits: r.v, flags: r.flags }, want, what: `${hex(xs)} kind=${kind} rm=${rm}` };
+      });
+    });
+  }
+  for (const [fn, f, fmt] of FMTS) {
+    const num = (bits: bigint) =>
+      f === FD
+        ? new Float64Array(new BigUint64Array([bits]).buffer)[0]!
+        : new Float32Array(new Uint32Array([Number(bits)]).buffer)[0]!;
+    it(`FMIN/FMAX/FEQ/FLT/FLE/FSGNJ*/FCLASS.${fn} on random operands`, () => {
+      check(`misc.${fn}`, N, NV, () => {
+        const a = operand(f);
+        const b = rnd32() % 4 === 0 ? a : operand(f, unbox(a, f));
+        const ua = unbox(a, f);
+        const ub = unbox(b, f);
+        const va = decode(ua, f);
+        const vb = decode(ub, f);
+        const x = num(ua);
+        const y = num(ub);
+        const kind = rnd32() % 9;
+        const anyNaN = va.cls === 'nan' || vb.cls === 'nan';
+        const sNaN = va.snan || vb.snan;
+        let want: Res;
+        let insn: number;
+        let toX = false;
+        if (kind < 2) {
+          // FMIN (0) / FMAX (1)
+          insn = opfp((0b00101 << 2) | fmt, 2, 1, kind, 10);
+          let bits: bigint;
+          if (va.cls === 'nan' && vb.cls === 'nan') bits = canon(f);
+          else if (va.cls === 'nan') bits = ub;
+          else if (vb.cls === 'nan') bits = ua;
+          else if (x === y) bits = (kind === 0) === (va.sign === 1) ? ua : ub;
+          else bits = (kind === 0) === x < y ? ua : ub;
+          want = boxed(f, { bits, flags: sNaN ? NV : 0 });
+        } else if (kind < 5) {
+          // FLE (0) / FLT (1) / FEQ (2)
+          const rm = kind - 2;
+          insn = opfp((0b10100 << 2) | fmt, 2, 1, rm, 10);
+          toX = true;
+          const t = rm === 0 ? x <= y : rm === 1 ? x < y : x === y;
+          want = { bits: t ? 1n : 0n, flags: (rm === 2 ? sNaN : anyNaN) ? NV : 0 };
+        } else if (kind < 8) {
+          // FSGNJ (0) / FSGNJN (1) / FSGNJX (2)
+          const rm = kind - 5;
+          insn = opfp((0b00100 << 2) | fmt, 2, 1, rm, 10);
+          const sb = BigInt(rm === 0 ? vb.sign : rm === 1 ? vb.sign ^ 1 : va.sign ^ vb.sign);
+          want = boxed(f, { bits: (ua & (signBit(f) - 1n)) | (sb << BigInt(f.width - 1)), flags: 0 });
+        } else {
+          insn = opfp((0b11100 << 2) | fmt, 0, 1, 1, 10);
+          toX = true;
+          const sub = va.cls === 'fin' && va.m < 1n << fracBits(f);
+          const idx = { inf: [7, 0], fin: sub ? [5, 2] : [6, 1], zero: [4, 3], nan: [9, 9] }[va.cls][va.sign]!;
+          want = { bits: 1n << BigInt(va.cls === 'nan' && va.snan ? 8 : idx), flags: 0 };
+        }
+        const r = exec(insn, [a, b], 0n, 0, toX);
+        return { got: { rc: r.rc, bits: r.v, flags: r.flags }, want, what: `${hex(a)} ${hex(b)} kind=${kind}` };
+      });
+    });
+  }
+  it('FCVT.S.D and FCVT.D.S', () => {
+    check('FCVT.S.D', N, NV | OF | UF | NX, () => {
+      const a = rnd32() % 2 ? operand(FD) : narrowish();
+      const rm = pick(RMS);
+      const r = exec(opfp(0b0100000, 1, 1, rm, 10), [a]);
+      const v = decode(a, FD);
+      const want =
+        v.cls === 'fin'
+          ? roundDy(v.sign, v.m, v.e, FS, rm)
+          : v.cls === 'nan'
+            ? nanRes(FS, v.snan)
+            : {
+                bits: v.cls === 'inf' ? inf(FS, v.sign) : zero(FS, v.sign),
+                flags: 0,
+              };
+      return { got: { rc: r.rc, bits: r.v, flags: r.flags }, want: boxed(FS, want), what: `${hex(a)} rm=${rm}` };
+    });
+    check('FCVT.D.S', N, NV, () => {
+      const a = operand(FS);
+      const r = exec(opfp(0b0100001, 0, 1, RNE, 10), [a]);
+      const v = decode(unbox(a, FS), FS);
+      const want =
+        v.cls === 'fin'
+          ? roundDy(v.sign, v.m, v.e, FD, RNE)
+          : v.cls === 'nan'
+            ? nanRes(FD, v.snan)
+            : {
+                bits: v.cls === 'inf' ? inf(FD, v.sign) : zero(FD, v.sign),
+                flags: 0,
+              };
+      return { got: { rc: r.rc, bits: r.v, flags: r.flags }, want, what: hex(a) };
+    });
+  });
+});
+
+// ---- hand-computed vectors -------------------------------------------------------------------------------
+
+const d = (x: number) => new BigUint64Array(new Float64Array([x]).buffer)[0]!;
+const s = (x: number) => BOX | BigInt(new Uint32Array(new Float32Array([x]).buffer)[0]!);
+const QNAN_S = BOX | 0x7fc0_0000n;
+const QNAN_D = 0x7ff8_0000_0000_0000n;
+const SNAN_S = BOX | 0x7f80_0001n;
+const SNAN_D = 0x7ff0_0000_0000_0001n;
+const OP = { add: 0, sub: 1, mul: 2, div: 3, sgnj: 0b00100, minmax: 0b00101, cmp: 0b10100, fmvx: 0b11100 };
+const f7 = (op: number, fmt: number) => (op << 2) | fmt;
+
+describe('fpu: hand-computed vectors', () => {
+  it('computes well-known double results', () => {
+    assert.deepEqual(exec(opfp(f7(OP.add, 1), 2, 1, RNE, 10), [d(0.1), d(0.2)]), {
+      rc: 0,
+      v: d(0.30000000000000004),
+      flags: NX,
+    });
+    assert.deepEqual(exec(opfp(f7(OP.add, 1), 2, 1, RTZ, 10), [d(0.1), d(0.2)]).v, d(0.3));
+    assert.deepEqual(exec(opfp(f7(OP.div, 1), 2, 1, RNE, 10), [d(1), d(3)]).v, d(1 / 3));
+    assert.deepEqual(exec(opfp(f7(OP.div, 1), 2, 1, RUP, 10), [d(1), d(3)]).v, d(1 / 3) + 1n);
+    assert.deepEqual(exec(opfp(f7(OP.mul, 1), 2, 1, RNE, 10), [d(1.5), d(2)]), { rc: 0, v: d(3), flags: 0 });
+    // fma(0.1, 10, -1): the double 0.1 times 10 is exactly 1 + 2^-54, so the fused result is 2^-54, exact
+    // (a separate multiply would round to 1 and give 0).
+    assert.deepEqual(exec(r4(0x43, 3, 1, 2, 1, RNE, 10), [d(0.1), d(10), d(-1)]), {
+      rc: 0,
+      v: d(5.551115123125783e-17),
+      flags: 0,
+    });
+    assert.deepEqual(exec(opfp(f7(0b01011, 1), 0, 1, RNE, 10), [d(2)]), { rc: 0, v: d(Math.SQRT2), flags: NX });
+    assert.deepEqual(exec(opfp(f7(0b01011, 1), 0, 1, RNE, 10), [d(-0)]), { rc: 0, v: d(-0), flags: 0 });
+    assert.deepEqual(exec(opfp(f7(0b01011, 0), 0, 1, RNE, 10), [s(-1)]), { rc: 0, v: QNAN_S, flags: NV });
+  });
+
+  it('divides by zero with DZ, and flags invalid operations with NV and the canonical NaN', () => {
+    assert.deepEqual(exec(opfp(f7(OP.div, 1), 2, 1, RNE, 10), [d(-1), d(0)]), { rc: 0, v: d(-Infinity), flags: DZ });
+    assert.deepEqual(exec(opfp(f7(OP.div, 0), 2, 1, RNE, 10), [s(0), s(0)]), { rc: 0, v: QNAN_S, flags: NV });
+    assert.deepEqual(exec(opfp(f7(OP.sub, 1), 2, 1, RNE, 10), [d(Infinity), d(Infinity)]), {
+      rc: 0,
+      v: QNAN_D,
+      flags: NV,
+    });
+    // A quiet NaN operand propagates as the canonical NaN without NV; a signaling one raises NV.
+    assert.deepEqual(exec(opfp(f7(OP.add, 1), 2, 1, RNE, 10), [0xfff8_dead_0000_0000n, d(1)]), {
+      rc: 0,
+      v: QNAN_D,
+      flags: 0,
+    });
+    assert.deepEqual(exec(opfp(f7(OP.mul, 0), 2, 1, RNE, 10), [SNAN_S, s(1)]), { rc: 0, v: QNAN_S, flags: NV });
+    // FMA: infinity times zero is invalid even when the addend is a quiet NaN (RISC-V §11.6).
+    assert.deepEqual(exec(r4(0x43, 3, 1, 2, 1, RNE, 10), [d(Infinity), d(0), QNAN_D]), {
+      rc: 0,
+      v: QNAN_D,
+      flags: NV,
+    });
+  });
+
+  it('reads improperly NaN-boxed singles as the canonical NaN and boxes single results', () => {
+    const unboxed = 0x0000_0000_3f80_0000n; // 1.0f without the box
+    assert.deepEqual(exec(opfp(f7(OP.add, 0), 2, 1, RNE, 10), [unboxed, s(1)]), { rc: 0, v: QNAN_S, flags: 0 });
+    assert.deepEqual(exec(opfp(f7(OP.add, 0), 2, 1, RNE, 10), [s(1), s(2)]), { rc: 0, v: s(3), flags: 0 });
+    // FSGNJ.S of an unboxed operand: the canonical NaN with the sign injected.
+    assert.deepEqual(exec(opfp(f7(OP.sgnj, 0), 2, 1, 1, 10), [unboxed, s(1)]).v, BOX | 0xffc0_0000n);
+    // FMV.X.W sign-extends the low 32 bits whatever the box; FMV.W.X boxes.
+    assert.deepEqual(
+      exec(opfp(f7(OP.fmvx, 0), 0, 1, 0, 10), [0x1234_5678_bf80_0000n], 0n, 0, true).v,
+      0xffff_ffff_bf80_0000n,
+    );
+    assert.deepEqual(
+      exec(opfp(f7(OP.fmvx, 1), 0, 1, 0, 10), [0x8000_0000_0000_0001n], 0n, 0, true).v,
+      0x8000_0000_0000_0001n,
+    );
+    assert.deepEqual(exec(opfp(f7(0b11110, 0), 0, 1, 0, 10), [], 0x1234_5678_4040_0000n).v, s(3));
+    assert.deepEqual(exec(opfp(f7(0b11110, 1), 0, 1, 0, 10), [], 0xfff0_0000_0000_0001n).v, 0xfff0_0000_0000_0001n);
+    // FCVT.D.S of an unboxed single: canonical double NaN, no NV (it reads as a quiet NaN).
+    assert.deepEqual(exec(opfp(0b0100001, 0, 1, RNE, 10), [unboxed]), { rc: 0, v: QNAN_D, flags: 0 });
+  });
+
+  it('injects signs without touching NaN payloads', () => {
+    const nanPayload = 0x7ff0_0000_dead_beefn;
+    assert.equal(exec(opfp(f7(OP.sgnj, 1), 2, 1, 0, 10), [nanPayload, d(-1)]).v, nanPayload | (1n << 63n));
+    assert.equal(exec(opfp(f7(OP.sgnj, 1), 2, 1, 1, 10), [d(2), d(-1)]).v, d(2));
+    assert.equal(exec(opfp(f7(OP.sgnj, 1), 2, 1, 2, 10), [d(-2), d(-1)]).v, d(2));
+    assert.deepEqual(exec(opfp(f7(OP.sgnj, 0), 2, 1, 2, 10), [s(-2), s(1)]), { rc: 0, v: s(-2), flags: 0 });
+    assert.equal(exec(opfp(f7(OP.sgnj, 1), 2, 1, 3, 10), [d(1), d(1)]).rc, 1);
+  });
+
+  it('implements FMIN/FMAX as minimumNumber/maximumNumber', () => {
+    const min = (fmt: number, a: bigint, b: bigint) => exec(opfp(f7(OP.minmax, fmt), 2, 1, 0, 10), [a, b]);
+    const max = (fmt: number, a: bigint, b: bigint) => exec(opfp(f7(OP.minmax, fmt), 2, 1, 1, 10), [a, b]);
+    assert.deepEqual(min(1, d(0), d(-0)), { rc: 0, v: d(-0), flags: 0 });
+    assert.deepEqual(min(1, d(-0), d(0)), { rc: 0, v: d(-0), flags: 0 });
+    assert.deepEqual(max(1, d(-0), d(0)), { rc: 0, v: d(0), flags: 0 });
+    assert.deepEqual(max(0, s(0), s(-0)), { rc: 0, v: s(0), flags: 0 });
+    assert.deepEqual(min(1, QNAN_D, d(3)), { rc: 0, v: d(3), flags: 0 });
+    assert.deepEqual(max(1, d(3), SNAN_D), { rc: 0, v: d(3), flags: NV });
+    assert.deepEqual(max(1, SNAN_D, QNAN_D), { rc: 0, v: QNAN_D, flags: NV });
+    assert.deepEqual(min(0, 0x7fc0_1234n | BOX, 0x7fc0_0001n | BOX), { rc: 0, v: QNAN_S, flags: 0 });
+    assert.deepEqual(min(0, s(-1), s(2)), { rc: 0, v: s(-1), flags: 0 });
+    assert.deepEqual(max(0, s(-Infinity), s(-2)), { rc: 0, v: s(-2), flags: 0 });
+    assert.deepEqual(min(0, 0x3f80_0000n, s(5)), { rc: 0, v: s(5), flags: 0 });
+  });
+
+  it('compares quietly (FEQ) and signalingly (FLT, FLE)', () => {
+    const cmp = (fmt: number, rm: number, a: bigint, b: bigint) =>
+      exec(opfp(f7(OP.cmp, fmt), 2, 1, rm, 10), [a, b], 0n, 0, true);
+    const [LE, LT, EQ] = [0, 1, 2];
+    assert.deepEqual(cmp(1, EQ, d(0), d(-0)), { rc: 0, v: 1n, flags: 0 });
+    assert.deepEqual(cmp(1, LT, d(-0), d(0)), { rc: 0, v: 0n, flags: 0 });
+    assert.deepEqual(cmp(1, LE, d(-0), d(0)), { rc: 0, v: 1n, flags: 0 });
+    assert.deepEqual(cmp(0, LT, s(1), s(2)), { rc: 0, v: 1n, flags: 0 });
+    assert.deepEqual(cmp(1, EQ, QNAN_D, d(1)), { rc: 0, v: 0n, flags: 0 });
+    assert.deepEqual(cmp(1, EQ, SNAN_D, d(1)), { rc: 0, v: 0n, flags: NV });
+    assert.deepEqual(cmp(1, LT, QNAN_D, d(1)), { rc: 0, v: 0n, flags: NV });
+    assert.deepEqual(cmp(0, LE, s(1), QNAN_S), { rc: 0, v: 0n, flags: NV });
+    assert.deepEqual(cmp(0, EQ, QNAN_S, QNAN_S), { rc: 0, v: 0n, flags: 0 });
+    assert.equal(cmp(1, 3, d(1), d(1)).rc, 1);
+  });
+
+  it('classifies (FCLASS)', () => {
+    const cls = (fmt: number, a: bigint) => exec(opfp(f7(OP.fmvx, fmt), 0, 1, 1, 10), [a], 0n, 0, true).v;
+    const cases: [bigint, bigint, number][] = [
+      [d(-Infinity), s(-Infinity), 0],
+      [d(-1.5), s(-1.5), 1],
+      [d(-5e-324), s(-1e-45), 2],
+      [d(-0), s(-0), 3],
+      [d(0), s(0), 4],
+      [d(2e-310), s(1e-40), 5],
+      [d(7), s(7), 6],
+      [d(Infinity), s(Infinity), 7],
+      [SNAN_D, SNAN_S, 8],
+      [QNAN_D, QNAN_S, 9],
+    ];
+    for (const [dv, sv, bit] of cases) {
+      assert.equal(cls(1, dv), 1n << BigInt(bit), `FCLASS.D ${hex(dv)}`);
+      assert.equal(cls(0, sv), 1n << BigInt(bit), `FCLASS.S ${hex(sv)}`);
+    }
+    assert.equal(cls(0, 0x3f80_0000n), 1n << 9n, 'an unboxed single is a quiet NaN');
+  });
+
+  it('saturates float-to-integer conversions per the RISC-V table, sign-extending 32-bit results', () => {
+    const cvt = (fmt: number, kind: number, rm: number, a: bigint) =>
+      exec(opfp((0b11000 << 2) | fmt, kind, 1, rm, 10), [a], 0n, 0, true);
+    const [W, WU, L, LU] = [0, 1, 2, 3];
+    assert.deepEqual(cvt(1, W, RTZ, QNAN_D), { rc: 0, v: 0x7fff_ffffn, flags: NV });
+    assert.deepEqual(cvt(1, W, RTZ, d(-Infinity)), { rc: 0, v: 0xffff_ffff_8000_0000n, flags: NV });
+    assert.deepEqual(cvt(1, W, RTZ, d(-2147483648.9)), { rc: 0, v: 0xffff_ffff_8000_0000n, flags: NX });
+    assert.deepEqual(cvt(1, W, RNE, d(2147483647.5)), { rc: 0, v: 0x7fff_ffffn, flags: NV });
+    assert.deepEqual(cvt(1, WU, RTZ, d(3e9)), { rc: 0, v: 0xffff_ffff_b2d0_5e00n, flags: 0 });
+    assert.deepEqual(cvt(1, WU, RTZ, QNAN_D), { rc: 0, v: M64, flags: NV });
+    assert.deepEqual(cvt(1, WU, RTZ, d(-0.9)), { rc: 0, v: 0n, flags: NX });
+    assert.deepEqual(cvt(1, WU, RNE, d(-0.9)), { rc: 0, v: 0n, flags: NV });
+    assert.deepEqual(cvt(1, L, RNE, d(2 ** 63)), { rc: 0, v: (1n << 63n) - 1n, flags: NV });
+    assert.deepEqual(cvt(1, L, RNE, d(-(2 ** 63))), { rc: 0, v: 1n << 63n, flags: 0 });
+    assert.deepEqual(cvt(0, LU, RNE, s(-Infinity)), { rc: 0, v: 0n, flags: NV });
+    assert.deepEqual(cvt(0, LU, RNE, SNAN_S), { rc: 0, v: M64, flags: NV });
+    assert.deepEqual(cvt(1, LU, RNE, d(2 ** 64)), { rc: 0, v: M64, flags: NV });
+    assert.deepEqual(cvt(1, W, RMM, d(-2.5)), { rc: 0, v: BigInt.asUintN(64, -3n), flags: NX });
+    assert.deepEqual(cvt(1, W, RNE, d(-2.5)), { rc: 0, v: BigInt.asUintN(64, -2n), flags: NX });
+    assert.deepEqual(cvt(1, W, RDN, d(2.5)), { rc: 0, v: 2n, flags: NX });
+    assert.deepEqual(cvt(1, W, RUP, d(2.25)), { rc: 0, v: 3n, flags: NX });
+    // Integer to float: W uses the low 32 bits signed, WU unsigned.
+    const from = (fmt: number, kind: number, rm: number, x: bigint) =>
+      exec(opfp((0b11010 << 2) | fmt, kind, 1, rm, 10), [], x);
+    assert.deepEqual(from(1, 0, RNE, 0x1_ffff_ffffn), { rc: 0, v: d(-1), flags: 0 });
+    assert.deepEqual(from(1, 1, RNE, 0x1_ffff_ffffn), { rc: 0, v: d(4294967295), flags: 0 });
+    assert.deepEqual(from(0, 1, RNE, 0xffff_ffffn), { rc: 0, v: s(4294967296), flags: NX });
+    assert.deepEqual(from(0, 1, RTZ, 0xffff_ffffn), { rc: 0, v: s(4294967040), flags: NX });
+    assert.deepEqual(from(1, 3, RNE, M64), { rc: 0, v: d(2 ** 64), flags: NX });
+    assert.deepEqual(from(1, 2, RNE, 1n << 63n), { rc: 0, v: d(-(2 ** 63)), flags: 0 });
+  });
+
+  it('rejects reserved rounding modes, formats and encodings as illegal instructions', () => {
+    const add = (rm: number, frm = 0) => exec(opfp(f7(OP.add, 1), 2, 1, rm, 10), [d(1), d(1)], 0n, frm);
+    assert.equal(add(5).rc, 1);
+    assert.equal(add(6).rc, 1);
+    for (const frm of [5, 6, 7]) assert.equal(add(DYN, frm).rc, 1, `frm=${frm}`);
+    assert.equal(add(DYN, RUP).rc, 0);
+    assert.equal(exec(opfp(f7(OP.add, 1), 2, 1, 5, 10), [d(1), d(1)]).v, 0x1234n, 'no write on an illegal instruction');
+    assert.equal(exec(opfp(f7(OP.add, 2), 2, 1, RNE, 10), []).rc, 1, 'fmt H');
+    assert.equal(exec(opfp(f7(OP.add, 3), 2, 1, RNE, 10), []).rc, 1, 'fmt Q');
+    assert.equal(exec(r4(0x43, 3, 2, 2, 1, RNE, 10), []).rc, 1, 'FMADD.H');
+    assert.equal(exec(r4(0x4f, 3, 1, 2, 1, 5, 10), []).rc, 1, 'FNMADD.D rm=5');
+    assert.equal(exec(opfp(f7(0b01011, 1), 1, 1, RNE, 10), []).rc, 1, 'FSQRT with rs2 != 0');
+    assert.equal(exec(opfp(0b0100000, 0, 1, RNE, 10), []).rc, 1, 'FCVT.S.S');
+    assert.equal(exec(opfp(0b0100001, 2, 1, RNE, 10), []).rc, 1, 'FCVT.D.H');
+    assert.equal(exec(opfp(f7(0b11000, 1), 4, 1, RNE, 10), []).rc, 1, 'FCVT with rs2=4');
+    assert.equal(exec(opfp(f7(OP.fmvx, 1), 0, 1, 2, 10), []).rc, 1, 'funct3 2 of FMV.X/FCLASS');
+    assert.equal(exec(opfp(f7(0b11110, 1), 0, 1, 1, 10), []).rc, 1, 'FMV.D.X with funct3 1');
+    assert.equal(exec(opfp(0b1111111, 0, 1, RNE, 10), []).rc, 1, 'unused funct7');
+  });
+
+  it('marks the FP state dirty and leaves flags alone when nothing is raised', () => {
+    const r = exec(opfp(f7(OP.add, 1), 2, 1, RNE, 10), [d(1), d(2)]);
+    assert.deepEqual(r, { rc: 0, v: d(3), flags: 0 });
+    fpu.setFflags(NX | DZ);
+    fpu.setF(1, d(1));
+    fpu.setF(2, d(3));
+    fpu.fpExecute(opfp(f7(OP.div, 1), 2, 1, RNE, 10));
+    assert.equal(fpu.fflags.value, NX | DZ, 'flags accrue');
+  });
+});

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fsError } from './fs-checked.js';
+import {
+  type ImageManifest,
+  ImageStore,
+  MANIFEST_SCHEMA_VERSION,
+  defaultStrataHome,
+  hashFile,
+  parseManifest,
+} from './image-store.js';
+
+function tempHome(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-store-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function manifest(name: string, files: ImageManifest['files']): ImageManifest {
+  return {
+    schemaVersion: MANIFEST_SCHEMA_VERSION,
+    name,
+    arch: 'riscv64',
+    distribution: 'debian',
+    release: 'trixie',
+    kernelVersion: '6.12.0-test-riscv64',
+    kernelCmdline: 'console=ttyS0',
+    packages: { opensbi: '1.6-1' },
+    mirror: 'http://mirror.example/debian',
+    files,
+    createdAt: '2026-01-02T03:04:05.000Z',
+  };
+}
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+test('defaultStrataHome: STRATA_HOME, then absolute XDG_DATA_HOME, then ~/.local/share', () => {
+  assert.equal(defaultStrataHome({ STRATA_HOME: '/s', XDG_DATA_HOME: '/x', HOME: '/h' }), '/s');
+  assert.equal(defaultStrataHome({ XDG_DATA_HOME: '/x', HOME: '/h' }), '/x/strata');
+  assert.equal(defaultStrataHome({ XDG_DATA_HOME: 'relative', HOME: '/h' }), '/h/.local/share/strata');
+  assert.equal(defaultStrataHome({ HOME: '/h' }), '/h/.local/share/strata');
+});
+
+test('a staged image appears only on commit, with its manifest round-tripping', async (t) => {
+  const store = new ImageStore(tempHome(t));
+  assert.deepEqual(await store.list(), []);
+  const staging = await store.beginStaging('img');
+  writeFileSync(join(staging.dir, 'Image'), 'kernel');
+  assert.deepEqual(await store.list(), [], 'staging folders are not images');
+  const m = manifest('img', [{ path: 'Image', role: 'kernel', sizeBytes: 6, sha256: sha('kernel') }]);
+  await staging.commit(m);
+  await staging.discard();
+  assert.deepEqual(await store.list(), [m]);
+  assert.deepEqual(await store.get('img'), m);
+  assert.equal(await store.verify(m), true);
+  assert.deepEqual(JSON.parse(readFileSync(join(store.imageDir('img'), 'manifest.json'), 'utf8')), m);
+  assert.deepEqual(readdirSync(store.imagesDir), ['img']);
+  writeFileSync(join(store.imageDir('img'), 'Image'), 'kernel!');
+  assert.equal(await store.verify(m), false, 'a changed file fails verification');
+});
+
+test('a second commit replaces the image; discard leaves nothing behind', async (t) => {
+  const store = new ImageStore(tempHome(t));
+  for (const content of ['one', 'two']) {
+    const s = await store.beginStaging('img');
+    writeFileSync(join(s.dir, 'Image'), content);
+    await s.commit(manifest('img', [{ path: 'Image', role: 'kernel', sizeBytes: 3, sha256: sha(content) }]));
+  }
+  assert.equal(readFileSync(join(store.imageDir('img'), 'Image'), 'utf8'), 'two');
+  const failed = await store.beginStaging('img');
+  writeFileSync(join(failed.dir, 'Image'), 'half');
+  await failed.discard();
+  assert.deepEqual(readdirSync(store.imagesDir), ['img']);
+});
+
+test('stale staging folders of dead processes are removed', async (t) => {
+  const store = new ImageStore(tempHome(t));
+  mkdirSync(join(store.imagesDir, '.staging-img-999999999-abcd'), { recursive: true });
+  const s = await store.beginStaging('img');
+  assert.deepEqual(readdirSync(store.imagesDir), [s.dir.split('/').pop()]);
+  await s.discard();
+});
+
+test('rm removes an image; an unknown name is NOT_FOUND naming the store', async (t) => {
+  const store = new ImageStore(tempHome(t));
+  const s = await store.beginStaging('img');
+  await s.commit(manifest('img', []));
+  await store.remove('img');
+  assert.deepEqual(await store.list(), []);
+  assert.equal(existsSync(store.imageDir('img')), false);
+  await assert.rejects(store.remove('img'), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'NOT_FOUND');
+    assert.equal(e.message, `no image named 'img' in ${store.imagesDir}`);
+    return true;
+  });
+  await assert.rejects(store.remove('../etc'), /invalid image name/);
+});
+
+test('parseManifest names the first bad field', () => {
+  const good = manifest('x', [{ path: 'Image', role: 'kernel', sizeBytes: 1, sha256: sha('a') }]);
+  assert.deepEqual(parseManifest(JSON.parse(JSON.stringify(good)), 'm.json'), good);
+  assert.throws(() => parseManifest({ ...good, schemaVersion: 99 }, 'm.json'), /corrupt image manifest m\.json: bad or missing 'schemaVersion'/);
+  assert.throws(() => parseManifest({ ...good, kernelVersion: '' }, 'm.json'), /'kernelVersion'/);
+  assert.throws(
+    () => parseManifest({ ...good, files: [{ path: 'Image', role: 'kernel', sizeBytes: 1, sha256: 'zz' }] }, 'm'),
+    /'files\[0\]'/,
+  );
+  assert.throws(() => parseManifest({ ...good, createdAt: 'yesterday' }, 'm'), /'createdAt'/);
+});
+
+test('a corrupt manifest.json is an IO error naming the file', async (t) => {
+  const store = new ImageStore(tempHome(t));
+  mkdirSync(store.imageDir('bad'), { recursive: true });
+  writeFileSync(join(store.imageDir('bad'), 'manifest.json'), '{');
+  await assert.rejects(store.list(), /corrupt image manifest .*bad\/manifest\.json: not JSON/);
+});
+
+test('hashFile streams sha256 and size', async (t) => {
+  const p = join(tempHome(t), 'f');
+  writeFileSync(p, 'hello');
+  assert.deepEqual(await hashFile(p), { sha256: sha('hello'), sizeBytes: 5 });
+});
+
+test('fsError turns ENOSPC into a one-line NO_SPACE error naming the path', () => {
+  const e = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  const s = fsError(e, '/store/images/x');
+  assert.equal(s.code, 'NO_SPACE');
+  assert.equal(s.message, 'no space left on device writing /store/images/x');
+  assert.equal(fsError(Object.assign(new Error('x'), { code: 'EACCES' }), '/p', 'reading').message, 'permission denied reading /p');
+});
