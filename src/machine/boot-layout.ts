@@ -6,7 +6,9 @@ import { isRiscvLinuxImage, parseLinuxImage } from './loaders/linux-image.js';
 
 /** OpenSBI's fw_dynamic_info (include/sbi/fw_dynamic.h): six `unsigned long` fields on rv64. */
 export const FW_DYNAMIC_INFO_MAGIC = 0x4942_534f; // "OSBI"
+/** Version 2 of the struct adds `boot_hart`. */
 export const FW_DYNAMIC_INFO_VERSION = 2;
+/** Size of the struct in RAM. */
 export const FW_DYNAMIC_INFO_BYTES = 6 * 8;
 /** next_mode value for S-mode. */
 export const FW_DYNAMIC_INFO_NEXT_MODE_S = 1;
@@ -108,13 +110,17 @@ export function planBoot(images: BootImages): BootLayout {
     }
     const header = parseLinuxImage(k, kName);
     if (!images.firmware) {
-      throw fail(`kernel '${kName}' is a Linux Image, which needs SBI firmware (OpenSBI fw_dynamic.bin or fw_jump.bin)`);
+      throw fail(
+        `kernel '${kName}' is a Linux Image, which needs SBI firmware (OpenSBI fw_dynamic.bin or fw_jump.bin)`,
+      );
     }
     const start = ramBase + (header.textOffset !== 0 ? header.textOffset : KERNEL_LOAD_OFFSET);
     kernel = { start, end: start + header.imageSizeBytes };
     kernelEntry = start;
     if (kernel.end > ramEnd) {
-      throw fail(`kernel '${kName}' needs ${header.imageSizeBytes} bytes at ${hex(start)}, beyond the end of RAM ${hex(ramEnd)}`);
+      throw fail(
+        `kernel '${kName}' needs ${header.imageSizeBytes} bytes at ${hex(start)}, beyond the end of RAM ${hex(ramEnd)}`,
+      );
     }
   }
   if (firmware && overlaps(firmware, kernel)) {

@@ -1,5 +1,4 @@
 import { StrataError } from '../base/errors.js';
-import { type BootImages, type BootLayout, planBoot } from './boot-layout.js';
 import {
   PLIC_CONTEXTS_PER_HART,
   PLIC_SOURCE_COUNT,
@@ -8,14 +7,15 @@ import {
   VIRTIO_SLOT_COUNT,
   virtioSlotBase,
 } from './board/virt-memmap.js';
+import { type BootImages, type BootLayout, planBoot } from './boot-layout.js';
 import { Bus } from './bus.js';
 import { type HartPort, type MmioHandler, StopReason } from './cpu/hart-port.js';
-import { GoldfishRtc } from './devices/goldfish-rtc.js';
+import { GoldfishRtc, type GoldfishRtcState } from './devices/goldfish-rtc.js';
 import type { IrqLine, MmioDevice } from './devices/mmio-device.js';
-import { Plic } from './devices/plic.js';
+import { Plic, type PlicState } from './devices/plic.js';
 import type { CharBackend, Clock } from './devices/ports.js';
 import { type PowerEvent, SifiveTest } from './devices/sifive-test.js';
-import { Uart16550a } from './devices/uart-16550a.js';
+import { Uart16550a, type UartState } from './devices/uart-16550a.js';
 import { VirtioMmioEmptySlot } from './devices/virtio-mmio-empty.js';
 
 /** The machine's power state: running, or stopped by the guest (test device or HTIF) until the VMM acts. */
@@ -27,6 +27,19 @@ export interface HtifResult {
   readonly toHost: number;
   /** riscv-tests convention: `tohost = (code << 1) | 1`; 0 means pass. */
   readonly exitCode: number;
+}
+
+/**
+ * Saved state of the board's own devices (version 1), JSON-safe. RAM, the hart and attached virtio devices are
+ * saved by their owners.
+ */
+export interface VirtBoardState {
+  readonly version: 1;
+  readonly powerState: PowerState;
+  readonly htifResult?: HtifResult;
+  readonly plic: PlicState;
+  readonly uart: UartState;
+  readonly rtc: GoldfishRtcState;
 }
 
 /** Everything the `virt` machine is built from (the hart comes from `CreateHart`). */
@@ -212,6 +225,36 @@ export class VirtMachine {
     this.state = 'running';
     this.htif = undefined;
     this.boot();
+  }
+
+  /** The board's device state (PLIC, UART, RTC, power state) as a plain, versioned object. */
+  saveBoard(): VirtBoardState {
+    return {
+      version: 1,
+      powerState: this.state,
+      ...(this.htif ? { htifResult: this.htif } : {}),
+      plic: this.plic.save(),
+      uart: this.uart.save(),
+      rtc: this.rtc.save(),
+    };
+  }
+
+  /**
+   * Restores `saveBoard()` output into this machine (built from the same config) and re-drives the hart's
+   * external interrupt lines. Throws INVALID_ARGUMENT for another version.
+   */
+  restoreBoard(state: VirtBoardState): void {
+    if (state.version !== 1) {
+      throw new StrataError('INVALID_ARGUMENT', `board state version ${state.version} is not 1`);
+    }
+    this.plic.restore(state.plic);
+    this.uart.restore(state.uart);
+    this.rtc.restore(state.rtc);
+    this.state = state.powerState;
+    this.htif = state.htifResult;
+    for (let ctx = 0; ctx < PLIC_CONTEXTS_PER_HART; ctx++) {
+      this.hart.setExternalInterrupt(ctx === 0 ? 'machine' : 'supervisor', this.plic.outputAsserted(ctx));
+    }
   }
 
   /** Detaches the console input listener; the machine must not be stepped afterwards. */

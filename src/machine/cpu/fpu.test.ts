@@ -8,6 +8,42 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import {
+  BOX,
+  boxed,
+  canon,
+  DZ,
+  decode,
+  expAll,
+  FD,
+  type Fmt,
+  FS,
+  fracBits,
+  inf,
+  NV,
+  NX,
+  nanRes,
+  OF,
+  RDN,
+  type Res,
+  RMM,
+  RNE,
+  RTZ,
+  RUP,
+  refAdd,
+  refDiv,
+  refFma,
+  refFromInt,
+  refMul,
+  refSqrt,
+  refToInt,
+  roundDy,
+  signBit,
+  UF,
+  unbox,
+  type Val,
+  zero,
+} from '../testing/ieee754-reference.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
@@ -60,18 +96,7 @@ after(() => {
 
 // ---- encodings -------------------------------------------------------------------------------------------
 
-const NV = 16;
-const DZ = 8;
-const OF = 4;
-const UF = 2;
-const NX = 1;
-const RNE = 0;
-const RTZ = 1;
-const RDN = 2;
-const RUP = 3;
-const RMM = 4;
 const DYN = 7;
-const BOX = 0xffff_ffff_0000_0000n;
 const M64 = (1n << 64n) - 1n;
 
 const opfp = (funct7: number, rs2: number, rs1: number, rm: number, rd: number) =>
@@ -93,243 +118,6 @@ function exec(insn: number, f: bigint[], x1 = 0n, frm = 0, xDest = false): { rc:
   const v = BigInt.asUintN(64, xDest ? fpu.getX(10) : fpu.getF(10));
   return { rc, v, flags: fpu.fflags.value as number };
 }
-
-// ---- exact oracle ----------------------------------------------------------------------------------------
-
-interface Fmt {
-  p: number;
-  emin: number;
-  emax: number;
-  ebits: number;
-  width: number;
-}
-const FS: Fmt = { p: 24, emin: -126, emax: 127, ebits: 8, width: 32 };
-const FD: Fmt = { p: 53, emin: -1022, emax: 1023, ebits: 11, width: 64 };
-
-interface Val {
-  cls: 'nan' | 'inf' | 'zero' | 'fin';
-  snan: boolean;
-  sign: number;
-  /** value = m * 2^e for finite values */
-  m: bigint;
-  e: number;
-}
-interface Res {
-  bits: bigint;
-  flags: number;
-}
-
-const fracBits = (f: Fmt) => BigInt(f.p - 1);
-const expAll = (f: Fmt) => (1n << BigInt(f.ebits)) - 1n;
-const signBit = (f: Fmt) => 1n << BigInt(f.width - 1);
-const canon = (f: Fmt) => (f === FS ? 0x7fc0_0000n : 0x7ff8_0000_0000_0000n);
-const inf = (f: Fmt, s: number) => (s ? signBit(f) : 0n) | (expAll(f) << fracBits(f));
-const zero = (f: Fmt, s: number) => (s ? signBit(f) : 0n);
-const maxFin = (f: Fmt, s: number) => inf(f, s) - 1n;
-
-/** Reads a register pattern in format f (singles unboxed: not NaN-boxed reads as the canonical NaN). */
-function unbox(bits: bigint, f: Fmt): bigint {
-  if (f === FD) return bits;
-  return bits >> 32n === 0xffff_ffffn ? bits & 0xffff_ffffn : 0x7fc0_0000n;
-}
-
-function decode(bits: bigint, f: Fmt): Val {
-  const sign = Number(bits >> BigInt(f.width - 1)) & 1;
-  const exp = (bits >> fracBits(f)) & expAll(f);
-  const frac = bits & ((1n << fracBits(f)) - 1n);
-  const bias = f.emax;
-  if (exp === expAll(f)) {
-    if (frac === 0n) return { cls: 'inf', snan: false, sign, m: 0n, e: 0 };
-    return { cls: 'nan', snan: frac >> (fracBits(f) - 1n) === 0n, sign, m: 0n, e: 0 };
-  }
-  if (exp === 0n) {
-    if (frac === 0n) return { cls: 'zero', snan: false, sign, m: 0n, e: 0 };
-    return { cls: 'fin', snan: false, sign, m: frac, e: f.emin - (f.p - 1) };
-  }
-  return { cls: 'fin', snan: false, sign, m: frac | (1n << fracBits(f)), e: Number(exp) - bias - (f.p - 1) };
-}
-
-const bitlen = (n: bigint) => (n === 0n ? 0 : n.toString(2).length);
-
-/** Does a discarded remainder r (of unit d) with kept integer n round away from zero under rm? */
-function away(rm: number, sign: number, n: bigint, r: bigint, d: bigint): boolean {
-  if (r === 0n) return false;
-  if (rm === RNE) return 2n * r > d || (2n * r === d && (n & 1n) === 1n);
-  if (rm === RMM) return 2n * r >= d;
-  if (rm === RDN) return sign === 1;
-  if (rm === RUP) return sign === 0;
-  return false;
-}
-
-/** Rounds the exact positive rational num/den with sign to format f (IEEE 754, tininess after rounding). */
-function roundRat(sign: number, num: bigint, den: bigint, f: Fmt, rm: number): Res {
-  let e = bitlen(num) - bitlen(den);
-  const ge = (k: number) => (k >= 0 ? num >= den << BigInt(k) : num << BigInt(-k) >= den);
-  if (!ge(e)) e--;
-  const roundAt = (q: number) => {
-    const N = q <= 0 ? num << BigInt(-q) : num;
-    const D = q > 0 ? den << BigInt(q) : den;
-    const n = N / D;
-    const r = N % D;
-    return { n: n + (away(rm, sign, n, r, D) ? 1n : 0n), inexact: r !== 0n };
-  };
-  let flags = 0;
-  let q = Math.max(e, f.emin) - (f.p - 1);
-  let { n, inexact } = roundAt(q);
-  if (inexact) flags |= NX;
-  if (e < f.emin) {
-    const u = roundAt(e - (f.p - 1));
-    const tiny = u.n < 1n << BigInt(f.p - 1 + f.emin - e);
-    if (tiny && inexact) flags |= UF;
-  }
-  if (n === 1n << BigInt(f.p)) {
-    n >>= 1n;
-    q++;
-  }
-  let exp = 0n;
-  let frac = n;
-  if (n >= 1n << fracBits(f)) {
-    exp = BigInt(q + f.p - 1 + f.emax);
-    frac = n - (1n << fracBits(f));
-  }
-  if (exp >= expAll(f)) {
-    const toInf = rm === RNE || rm === RMM || (rm === RUP && sign === 0) || (rm === RDN && sign === 1);
-    return { bits: toInf ? inf(f, sign) : maxFin(f, sign), flags: OF | NX };
-  }
-  return { bits: (sign ? signBit(f) : 0n) | (exp << fracBits(f)) | frac, flags };
-}
-
-/** Rounds the exact dyadic sign * m * 2^e. */
-function roundDy(sign: number, m: bigint, e: number, f: Fmt, rm: number): Res {
-  return roundRat(sign, e >= 0 ? m << BigInt(e) : m, e >= 0 ? 1n : 1n << BigInt(-e), f, rm);
-}
-
-const nanRes = (f: Fmt, nv: boolean): Res => ({ bits: canon(f), flags: nv ? NV : 0 });
-
-/** Exact signed sum of finite values as a dyadic: returns [signed mantissa, exponent]. */
-function dySum(sa: number, ma: bigint, ea: number, sb: number, mb: bigint, eb: number): [bigint, number] {
-  const k = Math.min(ea, eb);
-  const a = (sa ? -ma : ma) << BigInt(ea - k);
-  const b = (sb ? -mb : mb) << BigInt(eb - k);
-  return [a + b, k];
-}
-
-function oAdd(a: Val, b: Val, f: Fmt, rm: number): Res {
-  if (a.cls === 'nan' || b.cls === 'nan') return nanRes(f, a.snan || b.snan);
-  if (a.cls === 'inf' && b.cls === 'inf' && a.sign !== b.sign) return nanRes(f, true);
-  if (a.cls === 'inf') return { bits: inf(f, a.sign), flags: 0 };
-  if (b.cls === 'inf') return { bits: inf(f, b.sign), flags: 0 };
-  const [s, k] = dySum(a.sign, a.m, a.e, b.sign, b.m, b.e);
-  if (s === 0n) {
-    const zs = a.cls === 'zero' && b.cls === 'zero' && a.sign === b.sign ? a.sign : rm === RDN ? 1 : 0;
-    return { bits: zero(f, zs), flags: 0 };
-  }
-  return roundDy(s < 0n ? 1 : 0, s < 0n ? -s : s, k, f, rm);
-}
-
-function oMul(a: Val, b: Val, f: Fmt, rm: number): Res {
-  if (a.cls === 'nan' || b.cls === 'nan') return nanRes(f, a.snan || b.snan);
-  const s = a.sign ^ b.sign;
-  if ((a.cls === 'inf' && b.cls === 'zero') || (a.cls === 'zero' && b.cls === 'inf')) return nanRes(f, true);
-  if (a.cls === 'inf' || b.cls === 'inf') return { bits: inf(f, s), flags: 0 };
-  if (a.cls === 'zero' || b.cls === 'zero') return { bits: zero(f, s), flags: 0 };
-  return roundDy(s, a.m * b.m, a.e + b.e, f, rm);
-}
-
-function oDiv(a: Val, b: Val, f: Fmt, rm: number): Res {
-  if (a.cls === 'nan' || b.cls === 'nan') return nanRes(f, a.snan || b.snan);
-  const s = a.sign ^ b.sign;
-  if (a.cls === 'inf') return b.cls === 'inf' ? nanRes(f, true) : { bits: inf(f, s), flags: 0 };
-  if (b.cls === 'inf') return { bits: zero(f, s), flags: 0 };
-  if (b.cls === 'zero') return a.cls === 'zero' ? nanRes(f, true) : { bits: inf(f, s), flags: DZ };
-  if (a.cls === 'zero') return { bits: zero(f, s), flags: 0 };
-  const d = a.e - b.e;
-  const num = d >= 0 ? a.m << BigInt(d) : a.m;
-  const den = d >= 0 ? b.m : b.m << BigInt(-d);
-  return roundRat(s, num, den, f, rm);
-}
-
-function isqrt(n: bigint): bigint {
-  if (n < 2n) return n;
-  let x = 1n << BigInt(Math.ceil(bitlen(n) / 2));
-  for (;;) {
-    const y = (x + n / x) >> 1n;
-    if (y >= x) return x;
-    x = y;
-  }
-}
-
-function oSqrt(a: Val, f: Fmt, rm: number): Res {
-  if (a.cls === 'nan') return nanRes(f, a.snan);
-  if (a.cls === 'zero') return { bits: zero(f, a.sign), flags: 0 };
-  if (a.sign === 1) return nanRes(f, true);
-  if (a.cls === 'inf') return { bits: inf(f, 0), flags: 0 };
-  const l2 = bitlen(a.m) - 1 + a.e;
-  const e = Math.floor(l2 / 2);
-  const q = e - (f.p - 1);
-  const sh = a.e - 2 * q;
-  assert.ok(sh >= 0);
-  const N = a.m << BigInt(sh);
-  let n = isqrt(N);
-  const r = N - n * n;
-  if (r !== 0n) {
-    const aboveHalf = 4n * N > (2n * n + 1n) ** 2n;
-    if (rm === RUP || ((rm === RNE || rm === RMM) && aboveHalf)) n++;
-  }
-  // sqrt results are never subnormal and never overflow; n may carry to 2^p.
-  return { bits: roundDy(0, n, q, f, RTZ).bits, flags: r !== 0n ? NX : 0 };
-}
-
-function oFma(a: Val, b: Val, c: Val, negP: number, negC: number, f: Fmt, rm: number): Res {
-  const infZero = (a.cls === 'inf' && b.cls === 'zero') || (a.cls === 'zero' && b.cls === 'inf');
-  if (a.cls === 'nan' || b.cls === 'nan' || c.cls === 'nan' || infZero)
-    return nanRes(f, a.snan || b.snan || c.snan || infZero);
-  const sp = a.sign ^ b.sign ^ negP;
-  const sc = c.sign ^ negC;
-  if (a.cls === 'inf' || b.cls === 'inf') {
-    if (c.cls === 'inf' && sc !== sp) return nanRes(f, true);
-    return { bits: inf(f, sp), flags: 0 };
-  }
-  if (c.cls === 'inf') return { bits: inf(f, sc), flags: 0 };
-  const [s, k] = dySum(sp, a.m * b.m, a.e + b.e, sc, c.m, c.e);
-  if (s === 0n) {
-    const pz = a.cls === 'zero' || b.cls === 'zero';
-    const zs = pz && c.cls === 'zero' && sp === sc ? sp : rm === RDN ? 1 : 0;
-    return { bits: zero(f, zs), flags: 0 };
-  }
-  return roundDy(s < 0n ? 1 : 0, s < 0n ? -s : s, k, f, rm);
-}
-
-/** FCVT to integer: kind 0 W, 1 WU, 2 L, 3 LU; result as the 64-bit x register value. */
-function oToInt(a: Val, kind: number, rm: number): Res {
-  const lim = [
-    [-(1n << 31n), (1n << 31n) - 1n],
-    [0n, (1n << 32n) - 1n],
-    [-(1n << 63n), (1n << 63n) - 1n],
-    [0n, (1n << 64n) - 1n],
-  ][kind]!;
-  const [lo, hi] = lim as [bigint, bigint];
-  const wr = (v: bigint) => (kind < 2 ? BigInt.asUintN(64, BigInt.asIntN(32, v)) : BigInt.asUintN(64, v));
-  if (a.cls === 'nan') return { bits: wr(hi), flags: NV };
-  if (a.cls === 'inf') return { bits: wr(a.sign ? lo : hi), flags: NV };
-  if (a.cls === 'zero') return { bits: 0n, flags: 0 };
-  const num = a.e >= 0 ? a.m << BigInt(a.e) : a.m;
-  const den = a.e >= 0 ? 1n : 1n << BigInt(-a.e);
-  let n = num / den;
-  const r = num % den;
-  if (away(rm, a.sign, n, r, den)) n++;
-  const v = a.sign ? -n : n;
-  if (v < lo || v > hi) return { bits: wr(a.sign ? lo : hi), flags: NV };
-  return { bits: wr(v), flags: r !== 0n ? NX : 0 };
-}
-
-function oFromInt(x: bigint, kind: number, f: Fmt, rm: number): Res {
-  const v = [BigInt.asIntN(32, x), BigInt.asUintN(32, x), BigInt.asIntN(64, x), BigInt.asUintN(64, x)][kind]!;
-  if (v === 0n) return { bits: 0n, flags: 0 };
-  return roundRat(v < 0n ? 1 : 0, v < 0n ? -v : v, 1n, f, rm);
-}
-
-const boxed = (f: Fmt, r: Res): Res => (f === FS ? { bits: r.bits | BOX, flags: r.flags } : r);
 
 // ---- random operands -------------------------------------------------------------------------------------
 
@@ -445,10 +233,10 @@ const N = Number(process.env.FPU_TEST_CASES ?? 4000);
 describe('fpu: arithmetic against an exact oracle', () => {
   for (const [fn, f, fmt] of FMTS) {
     const ops: [string, number, number, (a: Val, b: Val, rm: number) => Res][] = [
-      ['FADD', 0, NV | OF | NX, (a, b, rm) => oAdd(a, b, f, rm)],
-      ['FSUB', 1, NV | OF | NX, (a, b, rm) => oAdd(a, { ...b, sign: b.sign ^ 1 }, f, rm)],
-      ['FMUL', 2, NV | OF | UF | NX, (a, b, rm) => oMul(a, b, f, rm)],
-      ['FDIV', 3, NV | DZ | OF | UF | NX, (a, b, rm) => oDiv(a, b, f, rm)],
+      ['FADD', 0, NV | OF | NX, (a, b, rm) => refAdd(a, b, f, rm)],
+      ['FSUB', 1, NV | OF | NX, (a, b, rm) => refAdd(a, { ...b, sign: b.sign ^ 1 }, f, rm)],
+      ['FMUL', 2, NV | OF | UF | NX, (a, b, rm) => refMul(a, b, f, rm)],
+      ['FDIV', 3, NV | DZ | OF | UF | NX, (a, b, rm) => refDiv(a, b, f, rm)],
     ];
     for (const [name, op, flags, oracle] of ops) {
       it(`${name}.${fn} in every rounding mode`, () => {
@@ -468,7 +256,7 @@ describe('fpu: arithmetic against an exact oracle', () => {
         const a = operand(f);
         const rm = pick(RMS);
         const r = exec(opfp((0b01011 << 2) | fmt, 0, 1, rm, 10), [a]);
-        const want = boxed(f, oSqrt(decode(unbox(a, f), f), f, rm));
+        const want = boxed(f, refSqrt(decode(unbox(a, f), f), f, rm));
         return { got: { rc: r.rc, bits: r.v, flags: r.flags }, want, what: `${hex(a)} rm=${rm}` };
       });
     });
@@ -494,7 +282,7 @@ describe('fpu: arithmetic against an exact oracle', () => {
           }
           const rm = pick(RMS);
           const r = exec(r4(opc, 3, fmt, 2, 1, rm, 10), [a, b, c]);
-          const want = boxed(f, oFma(va, vb, decode(unbox(c, f), f), negP, negC, f, rm));
+          const want = boxed(f, refFma(va, vb, decode(unbox(c, f), f), negP, negC, f, rm));
           return { got: { rc: r.rc, bits: r.v, flags: r.flags }, want, what: `${hex(a)} ${hex(b)} ${hex(c)} rm=${rm}` };
         });
       });
@@ -516,7 +304,7 @@ describe('fpu: arithmetic against an exact oracle', () => {
               : BigInt(new Uint32Array(new Float32Array([val]).buffer)[0]!) | BOX;
         }
         const r = exec(opfp((0b11000 << 2) | fmt, kind, 1, rm, 10), [a], 0n, 0, true);
-        const want = oToInt(decode(unbox(a, f), f), kind, rm);
+        const want = refToInt(decode(unbox(a, f), f), kind, rm);
         return { got: { rc: r.rc, bits: r.v, flags: r.flags }, want, what: `${hex(a)} kind=${kind} rm=${rm}` };
       });
     });
@@ -527,7 +315,7 @@ describe('fpu: arithmetic against an exact oracle', () => {
         const x = rndBig(64) >> BigInt(rnd32() % 64);
         const xs = rnd32() & 1 ? BigInt.asUintN(64, -x) : x;
         const r = exec(opfp((0b11010 << 2) | fmt, kind, 1, rm, 10), [], xs);
-        const want = boxed(f, oFromInt(xs, kind, f, rm));
+        const want = boxed(f, refFromInt(xs, kind, f, rm));
         return { got: { rc: r.rc, bits: r.v, flags: r.flags }, want, what: `${hex(xs)} kind=${kind} rm=${rm}` };
       });
     });

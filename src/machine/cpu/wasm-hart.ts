@@ -4,7 +4,7 @@
  * hart state and guest RAM.
  */
 import { VIRT_MEMMAP } from '../board/virt-memmap.js';
-import { type HartPort, type MmioHandler, StopReason } from './hart-port.js';
+import type { HartPort, MmioHandler, StopReason } from './hart-port.js';
 
 /** Options for {@link WasmHart.create}. */
 export interface WasmHartOptions {

@@ -13,8 +13,17 @@ const ALARM_STATUS = 0x18;
 const CLEAR_INTERRUPT = 0x1c;
 
 function setup(startNs: number) {
-  const clock = { now: startNs, monotonicNs: () => 0, wallClockNs: () => clock.now } satisfies Clock & { now: number };
-  const irq = { level: false, setLevel(a: boolean) { this.level = a; } };
+  const clock: Clock & { now: number } = {
+    now: startNs,
+    monotonicNs: () => 0,
+    wallClockNs: () => clock.now,
+  };
+  const irq = {
+    level: false,
+    setLevel(a: boolean) {
+      this.level = a;
+    },
+  };
   const rtc = new GoldfishRtc(clock, irq);
   const r = (off: number) => rtc.read(off, 4);
   const w = (off: number, v: number) => rtc.write(off, 4, v);

@@ -1,3 +1,4 @@
+import { StrataError } from '../../base/errors.js';
 import { TIMEBASE_FREQUENCY_HZ } from '../board/virt-memmap.js';
 import type { IrqLine, MmioDevice } from './mmio-device.js';
 import type { Clock } from './ports.js';
@@ -11,6 +12,20 @@ const TIMER_IRQ_ENABLED = 0x10;
 const TIMER_CLEAR_ALARM = 0x14;
 const TIMER_ALARM_STATUS = 0x18;
 const TIMER_CLEAR_INTERRUPT = 0x1c;
+
+/** Saved state of the RTC (version 1). 64-bit values are decimal strings (JSON has no 64-bit integers). */
+export interface GoldfishRtcState {
+  readonly version: 1;
+  /** Guest time minus host wall-clock time, in ns. */
+  readonly offsetNs: string;
+  readonly latchedHigh: number;
+  readonly pendingHigh: number;
+  readonly alarmHigh: number;
+  readonly alarmNs: string;
+  readonly alarmArmed: boolean;
+  readonly irqEnabled: boolean;
+  readonly irqPending: boolean;
+}
 
 const NS_PER_TICK = 1e9 / TIMEBASE_FREQUENCY_HZ;
 const MASK32 = 0xffff_ffffn;
@@ -65,6 +80,37 @@ export class GoldfishRtc implements MmioDevice {
     this.alarmArmed = false;
     this.irqEnabled = false;
     this.irqPending = false;
+    this.update();
+  }
+
+  /** The registers as a plain, versioned object. */
+  save(): GoldfishRtcState {
+    return {
+      version: 1,
+      offsetNs: this.offsetNs.toString(),
+      latchedHigh: this.latchedHigh,
+      pendingHigh: this.pendingHigh,
+      alarmHigh: this.alarmHigh,
+      alarmNs: this.alarmNs.toString(),
+      alarmArmed: this.alarmArmed,
+      irqEnabled: this.irqEnabled,
+      irqPending: this.irqPending,
+    };
+  }
+
+  /** Restores `save()` output. Throws INVALID_ARGUMENT for another version or a malformed number. */
+  restore(state: GoldfishRtcState): void {
+    if (state.version !== 1 || !/^-?\d+$/.test(state.offsetNs) || !/^\d+$/.test(state.alarmNs)) {
+      throw new StrataError('INVALID_ARGUMENT', `RTC state version ${state.version} is not a valid version 1 state`);
+    }
+    this.offsetNs = BigInt(state.offsetNs);
+    this.latchedHigh = state.latchedHigh >>> 0;
+    this.pendingHigh = state.pendingHigh >>> 0;
+    this.alarmHigh = state.alarmHigh >>> 0;
+    this.alarmNs = BigInt(state.alarmNs);
+    this.alarmArmed = state.alarmArmed;
+    this.irqEnabled = state.irqEnabled;
+    this.irqPending = state.irqPending;
     this.update();
   }
 

@@ -1,3 +1,4 @@
+import { StrataError } from '../../base/errors.js';
 import type { IrqLine, MmioDevice } from './mmio-device.js';
 
 /** Register layout of the SiFive/RISC-V PLIC (RISC-V PLIC spec, "Memory map"). */
@@ -9,6 +10,18 @@ const CONTEXT_BASE = 0x20_0000;
 const CONTEXT_STRIDE = 0x1000;
 /** Priority registers implement 3 bits (levels 0..7), as QEMU virt's PLIC; the register is WARL. */
 const PRIORITY_MASK = 7;
+
+/** Saved state of the PLIC (version 1): plain arrays, one entry per source or per context. */
+export interface PlicState {
+  readonly version: 1;
+  readonly priority: readonly number[];
+  readonly level: readonly number[];
+  readonly pending: readonly number[];
+  readonly inService: readonly number[];
+  /** Enable words, `contextCount * ceil(sourceCount / 32)` of them, context-major. */
+  readonly enable: readonly number[];
+  readonly threshold: readonly number[];
+}
 
 /** Called when the interrupt output of a context changes level. */
 export type PlicOutput = (context: number, asserted: boolean) => void;
@@ -28,6 +41,7 @@ export type PlicOutput = (context: number, asserted: boolean) => void;
 export class Plic implements MmioDevice {
   /** Number of source ids, 0 included (sources 1..sourceCount-1 exist). */
   readonly sourceCount: number;
+  /** Number of contexts (2 per hart: M-mode, then S-mode). */
   readonly contextCount: number;
   private readonly words: number;
   private readonly priority: Uint8Array;
@@ -84,6 +98,43 @@ export class Plic implements MmioDevice {
     this.enable.fill(0);
     this.threshold.fill(0);
     for (let s = 0; s < this.sourceCount; s++) if (this.level[s]) this.pending[s] = 1;
+    this.update();
+  }
+
+  /** The registers and line levels as a plain, versioned object. */
+  save(): PlicState {
+    return {
+      version: 1,
+      priority: [...this.priority],
+      level: [...this.level],
+      pending: [...this.pending],
+      inService: [...this.inService],
+      enable: [...this.enable],
+      threshold: [...this.threshold],
+    };
+  }
+
+  /**
+   * Restores `save()` output of a PLIC of the same shape, then reports the outputs that differ from before.
+   * Throws INVALID_ARGUMENT for another version or shape.
+   */
+  restore(state: PlicState): void {
+    const shapeOk =
+      state.version === 1 &&
+      state.priority.length === this.sourceCount &&
+      state.level.length === this.sourceCount &&
+      state.pending.length === this.sourceCount &&
+      state.inService.length === this.sourceCount &&
+      state.enable.length === this.enable.length &&
+      state.threshold.length === this.contextCount;
+    if (!shapeOk)
+      throw new StrataError('INVALID_ARGUMENT', `PLIC state version ${state.version} does not fit this PLIC`);
+    this.priority.set(state.priority);
+    this.level.set(state.level);
+    this.pending.set(state.pending);
+    this.inService.set(state.inService);
+    this.enable.set(state.enable);
+    this.threshold.set(state.threshold);
     this.update();
   }
 

@@ -33,7 +33,12 @@ class MemoryConsole implements CharBackend {
 
 function setup(queueBytes?: number) {
   const console = new MemoryConsole();
-  const irq = { level: false, setLevel(a: boolean) { this.level = a; } } satisfies IrqLine & { level: boolean };
+  const irq = {
+    level: false,
+    setLevel(a: boolean) {
+      this.level = a;
+    },
+  } satisfies IrqLine & { level: boolean };
   const uart = new Uart16550a(console, irq, queueBytes);
   const r = (off: number) => uart.read(off, 1);
   const w = (off: number, v: number) => uart.write(off, 1, v);

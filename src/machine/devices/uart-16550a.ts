@@ -1,5 +1,6 @@
-import type { CharBackend } from './ports.js';
+import { StrataError } from '../../base/errors.js';
 import type { IrqLine, MmioDevice } from './mmio-device.js';
+import type { CharBackend } from './ports.js';
 
 // Register offsets (reg-shift 0, as the `virt` device tree announces) and bits, from the 16550A datasheet.
 const UART_RX = 0; // RBR (read, DLAB=0) / THR (write, DLAB=0) / DLL (DLAB=1)
@@ -52,6 +53,25 @@ const FIFO_DEPTH = 16;
 const RX_TRIGGER_LEVELS = [1, 4, 8, 14] as const;
 /** Transmitted bytes are handed to the backend in batches of at most this many, and at every `service()`. */
 const TX_BATCH_BYTES = 256;
+
+/** Saved state of the UART (version 1): its registers and the queued host input, oldest byte first. */
+export interface UartState {
+  readonly version: 1;
+  readonly ier: number;
+  readonly lcr: number;
+  readonly mcr: number;
+  readonly scr: number;
+  readonly dll: number;
+  readonly dlm: number;
+  readonly fifoEnabled: boolean;
+  readonly rxTrigger: number;
+  readonly lsrErrors: number;
+  readonly msrDelta: number;
+  readonly thrInterruptPending: boolean;
+  readonly rxTimeout: boolean;
+  readonly rxTimeoutArmed: boolean;
+  readonly input: readonly number[];
+}
 
 /** Default bound of the host-input queue behind the receive FIFO. */
 export const UART_DEFAULT_INPUT_QUEUE_BYTES = 64 * 1024;
@@ -168,6 +188,52 @@ export class Uart16550a implements MmioDevice {
     this.thrInterruptPending = false;
     this.rxTimeout = false;
     this.rxTimeoutArmed = false;
+    this.update();
+  }
+
+  /** The registers and queued input as a plain, versioned object (pending output is flushed first). */
+  save(): UartState {
+    this.flush();
+    const input: number[] = [];
+    for (let i = 0; i < this.count; i++) input.push(this.queue[(this.head + i) % this.queue.length] ?? 0);
+    return {
+      version: 1,
+      ier: this.ier,
+      lcr: this.lcr,
+      mcr: this.mcr,
+      scr: this.scr,
+      dll: this.dll,
+      dlm: this.dlm,
+      fifoEnabled: this.fifoEnabled,
+      rxTrigger: this.rxTrigger,
+      lsrErrors: this.lsrErrors,
+      msrDelta: this.msrDelta,
+      thrInterruptPending: this.thrInterruptPending,
+      rxTimeout: this.rxTimeout,
+      rxTimeoutArmed: this.rxTimeoutArmed,
+      input: input,
+    };
+  }
+
+  /** Restores `save()` output (input beyond this UART's queue bound is dropped). Throws INVALID_ARGUMENT for another version. */
+  restore(state: UartState): void {
+    if (state.version !== 1) throw new StrataError('INVALID_ARGUMENT', `UART state version ${state.version} is not 1`);
+    this.ier = state.ier & 0x0f;
+    this.lcr = state.lcr & 0xff;
+    this.mcr = state.mcr & 0x1f;
+    this.scr = state.scr & 0xff;
+    this.dll = state.dll & 0xff;
+    this.dlm = state.dlm & 0xff;
+    this.fifoEnabled = state.fifoEnabled;
+    this.rxTrigger = state.rxTrigger;
+    this.lsrErrors = state.lsrErrors;
+    this.msrDelta = state.msrDelta;
+    this.thrInterruptPending = state.thrInterruptPending;
+    this.head = 0;
+    this.count = Math.min(state.input.length, this.queue.length);
+    this.queue.set(state.input.slice(0, this.count));
+    this.rxTimeout = state.rxTimeout;
+    this.rxTimeoutArmed = state.rxTimeoutArmed;
     this.update();
   }
 

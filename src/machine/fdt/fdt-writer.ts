@@ -78,7 +78,8 @@ export class FdtWriter {
   /** Opens a node; `name` is `node-name[@unit-address]` (§2.2.1), or '' for the root. */
   beginNode(name: string): void {
     this.checkOpen();
-    if (this.depth === 0 && name !== '') throw new StrataError('INTERNAL', `the root node must be named '', not '${name}'`);
+    if (this.depth === 0 && name !== '')
+      throw new StrataError('INTERNAL', `the root node must be named '', not '${name}'`);
     if (this.depth > 0 && !/^[A-Za-z0-9,._+-]{1,31}(@[A-Za-z0-9,._+-]+)?$/.test(name)) {
       throw new StrataError('INTERNAL', `invalid device tree node name '${name}'`);
     }

@@ -130,7 +130,15 @@ describe('virt device tree', () => {
       const theirs = q.get(path);
       const mine = nodes.get(path);
       assert.ok(mine, `missing node ${path}`);
-      for (const name of ['compatible', 'reg', 'interrupts', 'value', 'offset', 'device_type', 'interrupt-controller']) {
+      for (const name of [
+        'compatible',
+        'reg',
+        'interrupts',
+        'value',
+        'offset',
+        'device_type',
+        'interrupt-controller',
+      ]) {
         if (theirs?.has(name)) assert.equal(mine.get(name), theirs.get(name), `${path} ${name}`);
       }
       for (const name of ['interrupts-extended', 'interrupt-parent', 'regmap', '#interrupt-cells']) {

@@ -16,14 +16,13 @@ import { FdtWriter, u64Cells } from './fdt-writer.js';
 export const VIRT_RISCV_ISA = 'rv64imafdc_zicsr_zifencei';
 /** The same ISA in the newer split form (Linux `riscv,isa-base` + `riscv,isa-extensions` bindings). */
 export const VIRT_RISCV_ISA_BASE = 'rv64i';
+/** The extensions of `VIRT_RISCV_ISA`, one string each, for `riscv,isa-extensions`. */
 export const VIRT_RISCV_ISA_EXTENSIONS = ['i', 'm', 'a', 'f', 'd', 'c', 'zicsr', 'zifencei'] as const;
 /** The MMU the hart implements. */
 export const VIRT_MMU_TYPE = 'riscv,sv39';
 
 /** Interrupt numbers of the hart-local interrupt controller (RISC-V privileged spec §3.1.9, mip/mie bits). */
-const IRQ_S_SOFT = 1;
 const IRQ_M_SOFT = 3;
-const IRQ_S_TIMER = 5;
 const IRQ_M_TIMER = 7;
 const IRQ_S_EXT = 9;
 const IRQ_M_EXT = 11;
@@ -68,7 +67,10 @@ export function buildVirtFdt(options: VirtFdtOptions): Uint8Array {
     throw new StrataError('INVALID_ARGUMENT', `hart count ${hartCount} is outside 1..8`);
   }
   if (!Number.isSafeInteger(options.memoryBytes) || options.memoryBytes <= 0) {
-    throw new StrataError('INVALID_ARGUMENT', `memory size ${options.memoryBytes} is not a positive whole number of bytes`);
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `memory size ${options.memoryBytes} is not a positive whole number of bytes`,
+    );
   }
 
   // Phandles (Devicetree spec §2.3.3): any unique non-zero values. Per hart its cpu node and its intc, then the rest.

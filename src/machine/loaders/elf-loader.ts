@@ -48,14 +48,16 @@ function bad(fileName: string, reason: string): StrataError {
 export function parseElf(bytes: Uint8Array, fileName: string): ElfImage {
   if (!isElf(bytes)) throw bad(fileName, 'no ELF magic (\\x7fELF) at offset 0');
   if (bytes.length < ELF64_EHDR_BYTES) throw bad(fileName, `${bytes.length} bytes, too short for an ELF64 header`);
-  if (bytes[4] !== ELFCLASS64) throw bad(fileName, `class ${bytes[4]} is not ELFCLASS64 (2): a 64-bit RISC-V program is needed`);
+  if (bytes[4] !== ELFCLASS64)
+    throw bad(fileName, `class ${bytes[4]} is not ELFCLASS64 (2): a 64-bit RISC-V program is needed`);
   if (bytes[5] !== ELFDATA2LSB) throw bad(fileName, `data encoding ${bytes[5]} is not little-endian (ELFDATA2LSB)`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const u64 = (at: number): bigint => dv.getBigUint64(at, true);
   const machine = dv.getUint16(18, true);
   if (machine !== EM_RISCV) throw bad(fileName, `e_machine ${machine} is not RISC-V (243)`);
   const type = dv.getUint16(16, true);
-  if (type !== ET_EXEC) throw bad(fileName, `e_type ${type} is not an executable (ET_EXEC); link it with -static -no-pie`);
+  if (type !== ET_EXEC)
+    throw bad(fileName, `e_type ${type} is not an executable (ET_EXEC); link it with -static -no-pie`);
 
   const entryV = u64(24);
   const phoff = Number(u64(32));
@@ -78,7 +80,8 @@ export function parseElf(bytes: Uint8Array, fileName: string): ElfImage {
     const paddr = u64(ph + 24);
     const filesz = u64(ph + 32);
     const memsz = u64(ph + 40);
-    if (filesz > memsz) throw bad(fileName, `segment ${i} has p_filesz 0x${filesz.toString(16)} > p_memsz 0x${memsz.toString(16)}`);
+    if (filesz > memsz)
+      throw bad(fileName, `segment ${i} has p_filesz 0x${filesz.toString(16)} > p_memsz 0x${memsz.toString(16)}`);
     if (offset + filesz > BigInt(bytes.length)) throw bad(fileName, `segment ${i} extends past the end of the file`);
     if (paddr + memsz > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw bad(fileName, `segment ${i} at physical 0x${paddr.toString(16)} is beyond any RAM`);

@@ -32,7 +32,8 @@ export function isRiscvLinuxImage(bytes: Uint8Array): boolean {
   if (bytes.length < RISCV_IMAGE_HEADER_BYTES) return false;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return (
-    dv.getUint32(OFFSET_MAGIC2, true) === RISCV_IMAGE_MAGIC2 || dv.getBigUint64(OFFSET_MAGIC, true) === RISCV_IMAGE_MAGIC
+    dv.getUint32(OFFSET_MAGIC2, true) === RISCV_IMAGE_MAGIC2 ||
+    dv.getBigUint64(OFFSET_MAGIC, true) === RISCV_IMAGE_MAGIC
   );
 }
 
@@ -62,7 +63,10 @@ export function parseLinuxImage(bytes: Uint8Array, fileName: string): LinuxImage
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if ((dv.getBigUint64(OFFSET_FLAGS, true) & FLAG_BIG_ENDIAN) !== 0n) {
-    throw new StrataError('INVALID_ARGUMENT', `kernel '${fileName}' is a big-endian RISC-V Image; this board is little-endian`);
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `kernel '${fileName}' is a big-endian RISC-V Image; this board is little-endian`,
+    );
   }
   const textOffset = dv.getBigUint64(OFFSET_TEXT_OFFSET, true);
   const imageSize = dv.getBigUint64(OFFSET_IMAGE_SIZE, true);

@@ -15,13 +15,16 @@
  * M-mode trap handling (m_trap_vector, installed by TEST_START):
  *  - EXPECT_TRAP label arms a one-shot resume address. The next trap (from any
  *    mode) records mcause/mepc/mtval in trap_info, counts it, and resumes at
- *    `label` in M-mode (MPP forced to M, MPRV cleared).
+ *    `label` in M-mode (MPP forced to M, MPRV cleared, MPIE cleared so the
+ *    code resumes with mstatus.MIE = 0 and no interrupt can fire).
  *  - A trap while nothing is armed is a failure of the current test.
- *  - CHECK_CAUSE / CHECK_EPC / CHECK_TVAL / CHECK_TRAPS inspect trap_info.
+ *  - CHECK_CAUSE / CHECK_EPC / CHECK_TVAL / CHECK_TRAPS / CHECK_MSTATUS_BITS
+ *    inspect trap_info (mstatus is the value seen on entry to the handler).
  *
  * S-mode trap handling (s_trap_vector, used by delegation/paging tests):
  *  - EXPECT_STRAP label arms s_trap_info's resume; the handler records
- *    scause/sepc/stval and resumes at `label` in S-mode via SRET (SPP forced to S).
+ *    scause/sepc/stval and resumes at `label` in S-mode via SRET (SPP forced
+ *    to S, SPIE cleared so SIE = 0 afterwards).
  *  - An unexpected delegated trap fails through an ecall into M (unarmed => fail).
  */
 #ifndef STRATA_TEST_MACROS_H
@@ -78,6 +81,26 @@
 #define CLINT_MSIP     0x02000000
 #define CLINT_MTIMECMP 0x02004000
 #define CLINT_MTIME    0x0200BFF8
+
+/* Write mtimecmp = reg using 32-bit halves (low = -1, high, low), the
+ * glitch-free sequence. QEMU 7.2's CLINT mis-arms its timer on 64-bit
+ * stores of a future mtimecmp, so programs always use this. Clobbers t5, t6. */
+.macro SET_MTIMECMP reg
+  li t5, CLINT_MTIMECMP
+  li t6, -1
+  sw t6, 0(t5)
+  srli t6, \reg, 32
+  sw t6, 4(t5)
+  sw \reg, 0(t5)
+.endm
+
+/* mtimecmp = all ones (never). Clobbers t5, t6. */
+.macro MTIMECMP_NEVER
+  li t5, CLINT_MTIMECMP
+  li t6, -1
+  sw t6, 0(t5)
+  sw t6, 4(t5)
+.endm
 
 /* Sv39 PTE bits */
 #define PTE_V 0x001
@@ -170,6 +193,26 @@
 /* Fail unless the trap counter equals n. */
 .macro CHECK_TRAPS n
   CHECKMEM trap_info, \n, 32
+.endm
+
+/* Fail unless (mstatus at the last M trap & mask) == val. */
+.macro CHECK_MSTATUS_BITS mask, val
+  la t5, trap_info
+  ld t5, 40(t5)
+  li t6, \mask
+  and t5, t5, t6
+  li t6, \val
+  bne t5, t6, fail
+.endm
+
+/* Fail unless (sstatus at the last S trap & mask) == val. */
+.macro CHECK_SSTATUS_BITS mask, val
+  la t5, s_trap_info
+  ld t5, 40(t5)
+  li t6, \mask
+  and t5, t5, t6
+  li t6, \val
+  bne t5, t6, fail
 .endm
 
 /* Reset the trap counter and recorded cause. */
@@ -294,6 +337,8 @@ m_trap_vector:
   sd t6, 8(t5)
   csrr t6, mtval
   sd t6, 16(t5)
+  csrr t6, mstatus
+  sd t6, 40(t5)
   ld t6, 32(t5)
   addi t6, t6, 1
   sd t6, 32(t5)
@@ -303,7 +348,7 @@ m_trap_vector:
   sd zero, 24(t5)
   li t6, MSTATUS_MPP
   csrs mstatus, t6
-  li t6, MSTATUS_MPRV
+  li t6, MSTATUS_MPRV | MSTATUS_MPIE
   csrc mstatus, t6
   mret
 
@@ -317,6 +362,8 @@ s_trap_vector:
   sd t6, 8(t5)
   csrr t6, stval
   sd t6, 16(t5)
+  csrr t6, sstatus
+  sd t6, 40(t5)
   ld t6, 32(t5)
   addi t6, t6, 1
   sd t6, 32(t5)
@@ -326,6 +373,8 @@ s_trap_vector:
   sd zero, 24(t5)
   li t6, MSTATUS_SPP
   csrs sstatus, t6
+  li t6, MSTATUS_SPIE
+  csrc sstatus, t6
   sret
 s_unexpected:
   la t5, trap_info  /* disarm M, then ECALL: M sees an unarmed trap => fail */
@@ -374,12 +423,12 @@ fromhost: .dword 0
   .data
   .align 6
   .globl trap_info
-trap_info:   /* cause, epc, tval, resume, count */
-  .dword -1, 0, 0, 0, 0
+trap_info:   /* mcause, mepc, mtval, resume, count, mstatus at trap */
+  .dword -1, 0, 0, 0, 0, 0
   .align 6
   .globl s_trap_info
-s_trap_info:
-  .dword -1, 0, 0, 0, 0
+s_trap_info: /* scause, sepc, stval, resume, count, sstatus at trap */
+  .dword -1, 0, 0, 0, 0, 0
 
   .bss
   .align 12

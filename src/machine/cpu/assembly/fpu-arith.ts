@@ -72,7 +72,7 @@ export function fpAdd(a: u64, b: u64, rm: u32, dbl: bool): u64 {
   const sb = signOf(b);
   const aa = a & F64_ABS;
   const ab = b & F64_ABS;
-  if (rm == RM_RNE && aa>>52 <= FAST_ADD_MAX_EXP && ab>>52 <= FAST_ADD_MAX_EXP) {
+  if (rm == RM_RNE && aa >> 52 <= FAST_ADD_MAX_EXP && ab >> 52 <= FAST_ADD_MAX_EXP) {
     // Native RNE sum; TwoSum (Knuth) gives the exact error, zero iff the sum is exact. Operands are bounded
     // so that no intermediate overflows; sums that land in the subnormal range are always exact.
     const x = reinterpret<f64>(a);
@@ -123,8 +123,51 @@ function mulCore(sign: u32, scale: i32, ma: u64, mb: u64, rm: u32, dbl: bool): u
   return roundPack(sign, scale + 64 - lz, sig, rm, dbl);
 }
 
+/** Whether the 128-bit `wideHi:wideLo` equals `m * 2^k`; false for k outside 0..63. */
+// @ts-ignore: decorator
+@inline function wideEquals(m: u64, k: i32): bool {
+  if (k < 0 || k > 63) return false;
+  const hi: u64 = k == 0 ? 0 : m >> (<u64>(64 - k));
+  return wideHi == hi && wideLo == m << (<u64>k);
+}
+
+/**
+ * True when a native RNE result `q` (f64 pattern, or f32 pattern for singles) is a normal number above the
+ * smallest normal: then no overflow happened and the result is not tiny even with tininess detected after
+ * rounding, so NX is the only flag left to decide.
+ */
+// @ts-ignore: decorator
+@inline function safeNormal(q: u64, dbl: bool): bool {
+  if (dbl) {
+    const e = (q >> 52) & 0x7ff;
+    return e > 1 && e < 0x7ff;
+  }
+  const m = q & 0x7fff_ffff;
+  return m > 0x0080_0000 && m < 0x7f80_0000;
+}
+
 /** `a * b` for non-NaN f64 patterns, rounded to the target format under `rm` with flags. */
 export function fpMul(a: u64, b: u64, rm: u32, dbl: bool): u64 {
+  if (rm == RM_RNE) {
+    // Native product; exact iff the 106-bit (single: 48-bit, exact in double) product equals it.
+    const x = reinterpret<f64>(a);
+    const y = reinterpret<f64>(b);
+    if (dbl) {
+      const qb = reinterpret<u64>(x * y);
+      if (safeNormal(qb, true)) {
+        mul128(sigOf(a), sigOf(b));
+        if (!wideEquals(sigOf(qb), scaleOf(qb) - scaleOf(a) - scaleOf(b))) raiseFflags(FLAG_NX);
+        return qb;
+      }
+    } else {
+      const q = <f32>x * <f32>y;
+      const qb = <u64>reinterpret<u32>(q);
+      if (safeNormal(qb, false)) {
+        if (<f64>q != x * y) raiseFflags(FLAG_NX);
+        return qb;
+      }
+    }
+  }
   const sign = signOf(a) ^ signOf(b);
   const aa = a & F64_ABS;
   const ab = b & F64_ABS;
@@ -163,6 +206,29 @@ export function fpDiv(a: u64, b: u64, rm: u32, dbl: bool): u64 {
     return infOf(sign, dbl);
   }
   if (aa == 0) return zeroOf(sign, dbl);
+  if (rm == RM_RNE) {
+    // Native quotient; exact iff q * b == a exactly (single: that product is exact in double).
+    const x = reinterpret<f64>(a);
+    const y = reinterpret<f64>(b);
+    if (dbl) {
+      const qb = reinterpret<u64>(x / y);
+      if (safeNormal(qb, true)) {
+        let mx = sigOf(a);
+        const lx = <i32>clz(mx) - 11;
+        mx <<= <u64>lx;
+        mul128(sigOf(qb), sigOf(b));
+        if (!wideEquals(mx, scaleOf(a) - lx - scaleOf(qb) - scaleOf(b))) raiseFflags(FLAG_NX);
+        return qb;
+      }
+    } else {
+      const q = <f32>x / <f32>y;
+      const qb = <u64>reinterpret<u32>(q);
+      if (safeNormal(qb, false)) {
+        if (<f64>q * y != x) raiseFflags(FLAG_NX);
+        return qb;
+      }
+    }
+  }
   // Long division, 11 quotient bits per step, with both significands normalised to 53 bits so that the
   // shifted remainder always fits in 64 bits. The quotient gets 55 or 56 bits plus a sticky bit.
   let ma = sigOf(a);

@@ -34,7 +34,7 @@ export const RM_RMM: u32 = 4;
 
 /** Canonical quiet NaN of single precision (RISC-V unprivileged spec §11.3). */
 export const CANON_NAN_S: u64 = 0x7fc0_0000;
-/** Canonical quiet NaN of double precision (RISC-V unprivileged spec §12.3). */
+/** Canonical quiet NaN of double precision (RISC-V unprivileged spec §11.3, which chapter 12 extends to D). */
 export const CANON_NAN_D: u64 = 0x7ff8_0000_0000_0000;
 /** Magnitude mask of an f64 pattern. */
 export const F64_ABS: u64 = 0x7fff_ffff_ffff_ffff;
@@ -162,7 +162,7 @@ export function overflowResult(sign: u32, rm: u32, dbl: bool): u64 {
  * tail below it, as long as at least two bits of `sig` lie below the rounding position) with sign `sign` to
  * the target format, raising NX, UF and OF as needed. Returns the bit pattern (single: low 32 bits).
  * Underflow follows IEEE 754 with tininess detected after rounding, as RISC-V requires
- * (RISC-V unprivileged spec §11.2): UF is raised when the result is tiny and inexact.
+ * (RISC-V unprivileged spec §11.4): UF is raised when the result is tiny and inexact.
  */
 export function roundPack(sign: u32, scale: i32, sig: u64, rm: u32, dbl: bool): u64 {
   const p: i32 = dbl ? 53 : 24;

@@ -7,10 +7,12 @@
 // Registers hold raw 64-bit patterns. Single-precision operands must be NaN-boxed (upper 32 bits all ones)
 // or they read as the canonical NaN, and single-precision results are written NaN-boxed (§12.2). Every NaN
 // produced by arithmetic is the canonical NaN (§11.3); sign injection and moves copy bits.
+//
+// Section numbers (§) refer to the RISC-V unprivileged ISA specification, version 20191213.
 
-import { fpToInt, doubleToSingle, intToFp } from './fpu-convert';
 import { fpAdd, fpDiv, fpFma, fpMul, fpSqrt } from './fpu-arith';
-import { CANON_NAN_D, CANON_NAN_S, F64_ABS, F64_INF, FLAG_NV } from './fpu-round';
+import { doubleToSingle, fpToInt, intToFp } from './fpu-convert';
+import { CANON_NAN_D, CANON_NAN_S, F64_ABS, F64_FRAC, F64_INF, FLAG_NV } from './fpu-round';
 import { frm, getF, getX, raiseFflags, setF, setX } from './state';
 
 const OPC_OP_FP: u32 = 0x53;
@@ -19,7 +21,10 @@ const OPC_FNMSUB: u32 = 0x4b;
 const OPC_FNMADD: u32 = 0x4f;
 const BOX: u64 = 0xffff_ffff_0000_0000;
 
-/** The effective rounding mode for rm field `rm`, or 8 when it is reserved (RISC-V unprivileged spec §11.2). */
+/**
+ * The effective rounding mode for rm field `rm`, or 8 when it is reserved (§11.2). Instructions that cannot
+ * round (FCVT.D.S, FCVT.D.W) still decode their rm field "as usual", so a reserved rm makes them illegal too.
+ */
 // @ts-ignore: decorator
 @inline function effectiveRm(rm: u32): u32 {
   const r = rm == 7 ? frm : rm;
@@ -39,6 +44,7 @@ const BOX: u64 = 0xffff_ffff_0000_0000;
   return reinterpret<u64>(<f64>reinterpret<f32>(s));
 }
 
+/** NaN tests on raw patterns; a NaN is signaling when the most significant fraction bit is clear (§11.3). */
 // @ts-ignore: decorator
 @inline function isNaN32(s: u32): bool {
   return (s & 0x7fff_ffff) > 0x7f80_0000;
@@ -65,10 +71,15 @@ const BOX: u64 = 0xffff_ffff_0000_0000;
   setF(rd, dbl ? bits : BOX | bits);
 }
 
-/** Single operand `r` as an f64 pattern; sets `opNaN`/`opSNaN` when it is a NaN (then the pattern is junk). */
+/** Set by `operand` when an operand read since the caller cleared it was a NaN. */
 let opNaN = false;
+/** Set by `operand` when an operand read since the caller cleared it was a signaling NaN. */
 let opSNaN = false;
 
+/**
+ * Operand f register `r` as an f64 pattern (singles widened exactly). A NaN operand sets `opNaN` (and `opSNaN`)
+ * and comes back as some NaN pattern: NaN results do not depend on operand payloads (§11.3).
+ */
 function operand(r: u32, dbl: bool): u64 {
   if (dbl) {
     const d = getF(r);
@@ -100,7 +111,7 @@ export function fpExecute(insn: u32): i32 {
   const rs2 = (insn >> 20) & 31;
   if (opcode != OPC_OP_FP) return fused(insn, opcode, rd, rmField, rs1, rs2);
   const funct7 = insn >> 25;
-  // fmt 2 (H) and 3 (Q) are not implemented (§11.6).
+  // fmt 2 (H) and 3 (Q) belong to extensions this hart does not have (§11.6, fmt field).
   if ((funct7 & 2) != 0) return 1;
   const dbl = (funct7 & 1) != 0;
   switch (funct7 >> 2) {
@@ -114,7 +125,7 @@ export function fpExecute(insn: u32): i32 {
       opNaN = false;
       opSNaN = false;
       const a = operand(rs1, dbl);
-      let b = operand(rs2, dbl);
+      const b = operand(rs2, dbl);
       if (opNaN) {
         if (opSNaN) raiseFflags(FLAG_NV);
         writeF(rd, dbl ? CANON_NAN_D : CANON_NAN_S, dbl);
@@ -252,18 +263,18 @@ export function fpExecute(insn: u32): i32 {
       return 0;
     }
     case 0b11100: {
-      // FMV.X.W / FMV.X.D (rm 0) and FCLASS (rm 1) (§11.9, §12.6).
+      // FMV.X.W / FMV.X.D (rm 0) and FCLASS (rm 1) (§11.7, §11.9, §12.5, §12.7).
       if (rs2 != 0) return 1;
       if (rmField == 0) {
         const v = getF(rs1);
-        // FMV.X.W copies the low 32 bits whatever the boxing and sign-extends them (§11.9).
+        // FMV.X.W copies the low 32 bits whatever the boxing and sign-extends them (§11.7).
         setX(rd, dbl ? v : <u64>(<i64>(<i32>(<u32>v))));
         return 0;
       }
       if (rmField != 1) return 1;
       if (dbl) {
         const d = getF(rs1);
-        setX(rd, classify((d >> 63) != 0, (d >> 52) & 0x7ff, d & 0x000f_ffff_ffff_ffff, 0x7ff, 0x0008_0000_0000_0000));
+        setX(rd, classify((d >> 63) != 0, (d >> 52) & 0x7ff, d & F64_FRAC, 0x7ff, 0x0008_0000_0000_0000));
       } else {
         const s = readS(rs1);
         setX(rd, classify((s >> 31) != 0, <u64>((s >> 23) & 0xff), <u64>(s & 0x7f_ffff), 0xff, 0x40_0000));
@@ -271,7 +282,7 @@ export function fpExecute(insn: u32): i32 {
       return 0;
     }
     case 0b11110: {
-      // FMV.W.X / FMV.D.X (§11.9, §12.6): bits move unchanged; a single is NaN-boxed.
+      // FMV.W.X / FMV.D.X (§11.7, §12.5): bits move unchanged; a single is NaN-boxed.
       if (rs2 != 0 || rmField != 0) return 1;
       const v = getX(rs1);
       setF(rd, dbl ? v : BOX | (v & 0xffff_ffff));
@@ -314,9 +325,11 @@ function fused(insn: u32, opcode: u32, rd: u32, rmField: u32, rs1: u32, rs2: u32
   return 0;
 }
 
-/** FCLASS mask (§11.9, Table 11.5): bit 0 -inf, 1 negative normal, 2 negative subnormal, 3 -0, 4 +0, 5 positive
- * subnormal, 6 positive normal, 7 +inf, 8 signaling NaN, 9 quiet NaN. `expMax` is the all-ones exponent field and
- * `quiet` the quiet bit of the format; `exp` and `frac` are the fields of the operand. */
+/**
+ * FCLASS mask (§11.9, Table 11.5): bit 0 -inf, 1 negative normal, 2 negative subnormal, 3 -0, 4 +0, 5 positive
+ * subnormal, 6 positive normal, 7 +inf, 8 signaling NaN, 9 quiet NaN. `expMax` is the all-ones exponent field
+ * and `quiet` the quiet bit of the format; `exp` and `frac` are the fields of the operand.
+ */
 // @ts-ignore: decorator
 @inline function classify(neg: bool, exp: u64, frac: u64, expMax: u64, quiet: u64): u64 {
   if (exp == expMax) {

@@ -691,8 +691,15 @@ export function run(budget: i32): i32 {
                 Cpu.excCause = EXC_ILLEGAL;
                 Cpu.excTval = raw;
                 ctl = CTL_EXC;
+              } else if (wfiWake()) {
+                ctl = CTL_END;
+              } else if (Cpu.instrPerTick != 0 && (Cpu.mie & MIP_MTIP) != 0 && Cpu.mtimecmp != 0xffff_ffff_ffff_ffff) {
+                // Deterministic clock: nothing can happen before the timer deadline, so jump time forward to it.
+                const now = mtimeNow();
+                if (Cpu.mtimecmp > now) Cpu.mtimeOffset += Cpu.mtimecmp - now;
+                ctl = CTL_END;
               } else {
-                ctl = wfiWake() ? CTL_END : CTL_WFI;
+                ctl = CTL_WFI;
               }
             } else if ((insn >> 25) == 0x09 && rd == 0 && prv >= PRV_S && !(prv == PRV_S && (Cpu.mstatus & MSTATUS_TVM) != 0)) {
               // SFENCE.VMA: the TLB has no ASIDs, so every form flushes everything (§4.2.1).
