@@ -16,6 +16,10 @@ describe('ISA test programs on Strata (strata run --htif)', { concurrency: true 
       const r = await runStrata(p.elf);
       assert.equal(r.timedOut, false, describeRun('strata', p.name, r));
       assert.equal(r.code, want, describeRun('strata', p.name, r));
+      if (want !== 0) {
+        // A failing program also says which test failed, for the person reading the log.
+        assert.match(r.stderr + r.stdout, new RegExp(`\\b${want}\\b`), describeRun('strata', p.name, r));
+      }
     });
   }
 });

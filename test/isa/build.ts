@@ -4,7 +4,7 @@
 // headers or the linker script. Run directly (`node --import tsx test/isa/build.ts`) or import
 // buildIsaPrograms() from a test.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -89,6 +89,7 @@ export function buildIsaPrograms(only?: readonly string[]): IsaProgram[] {
   for (const source of sources) {
     const name = programName(source);
     const elf = join(ISA_OUT_DIR, `${name}.elf`);
+    const tmp = `${elf}.${process.pid}.tmp`;
     const upToDate = existsSync(elf) && mtime(elf) > Math.max(mtime(source), shared);
     if (!upToDate) {
       if (!compilerChecked) {
@@ -103,14 +104,17 @@ export function buildIsaPrograms(only?: readonly string[]): IsaProgram[] {
         join(ISA_SRC_DIR, 'include'),
         source,
         '-o',
-        elf,
+        tmp,
       ];
       const r = spawnSync(RISCV_GCC, args, { encoding: 'utf8' });
       if (r.error || r.status !== 0) {
+        rmSync(tmp, { force: true });
         throw new IsaBuildError(
           `building ${relative(REPO_ROOT, source)} failed:\n${r.error?.message ?? ''}${r.stderr ?? ''}${r.stdout ?? ''}`,
         );
       }
+      // Link to a private name, then rename: test files that build concurrently never see a partial ELF.
+      renameSync(tmp, elf);
     }
     out.push({ name, source, elf, rebuilt: !upToDate });
   }

@@ -145,6 +145,15 @@
   TEST 19
   csrr a0, mhartid
   CHECK a0, 0
+  TEST 40                                  /* mstatus.UXL = SXL = 2 (64-bit U and S) */
+  csrr a0, mstatus
+  srli a0, a0, 32
+  andi a0, a0, 0xf
+  CHECK a0, 0xa
+  csrr a0, sstatus                         /* sstatus shows UXL */
+  srli a0, a0, 32
+  andi a0, a0, 0x3
+  CHECK a0, 2
 
   /* ---- sstatus is a restricted view of mstatus (20-22) ---- */
   TEST 20

@@ -155,6 +155,72 @@
   MSTORE 28, sd, 4, 0x0102030405060708, 0x05060708ffffffff, 0xffffffff01020304
   MSTORE 29, sh, 9, 0xbeef, -1, 0xffffffffffbeefff
 
+  /* Crossing a page boundary (30-33): same rule, checked on both pages */
+  TEST 30
+  la a1, xpage
+  li t1, 4088
+  add t1, a1, t1                     /* xpage + 4088 */
+  li t0, 0x0706050403020100
+  sd t0, 0(t1)
+  li t0, 0x0f0e0d0c0b0a0908
+  sd t0, 8(t1)
+  addi a1, t1, 4                     /* xpage + 4092: bytes 04..0b */
+  li a0, 0x5555
+  EXPECT_TRAP 1f
+  ld a0, 0(a1)
+  la t5, trap_info
+  sd zero, 24(t5)
+  bnez s2, fail
+  CHECK a0, 0x0b0a090807060504
+  j 2f
+1:beqz s2, fail
+  CHECK_CAUSE CAUSE_MISALIGNED_LOAD
+2:
+  TEST 31
+  li a0, 0x5555
+  EXPECT_TRAP 1f
+  lw a0, 2(a1)                       /* xpage + 4094: bytes 06 07 08 09 */
+  la t5, trap_info
+  sd zero, 24(t5)
+  bnez s2, fail
+  CHECK a0, 0x09080706
+  j 2f
+1:beqz s2, fail
+  CHECK_CAUSE CAUSE_MISALIGNED_LOAD
+2:
+  TEST 32
+  li a2, 0x1122334455667788
+  EXPECT_TRAP 1f
+  sd a2, -1(a1)                      /* xpage + 4091 .. 4098 */
+  la t5, trap_info
+  sd zero, 24(t5)
+  bnez s2, fail
+  addi t0, a1, -4                    /* xpage + 4088 */
+  ld a0, 0(t0)
+  CHECK a0, 0x4455667788020100
+  ld a0, 8(t0)
+  CHECK a0, 0x0f0e0d0c0b112233
+  j 2f
+1:beqz s2, fail
+  CHECK_CAUSE CAUSE_MISALIGNED_STORE
+2:
+  TEST 33
+  li a2, 0xabcd
+  EXPECT_TRAP 1f
+  sh a2, 3(a1)                       /* xpage + 4095 .. 4096 */
+  la t5, trap_info
+  sd zero, 24(t5)
+  bnez s2, fail
+  addi t0, a1, -4
+  ld a0, 0(t0)
+  CHECK a0, 0xcd55667788020100
+  ld a0, 8(t0)
+  CHECK a0, 0x0f0e0d0c0b1122ab
+  j 2f
+1:beqz s2, fail
+  CHECK_CAUSE CAUSE_MISALIGNED_STORE
+2:
+
   /* Misaligned LR / AMO always trap (40-45) */
   MAMO 40, CAUSE_MISALIGNED_LOAD, CAUSE_LOAD_ACCESS, CAUSE_LOAD_ACCESS, 2, lr.w a0, (a1)
   MAMO 41, CAUSE_MISALIGNED_LOAD, CAUSE_LOAD_ACCESS, CAUSE_LOAD_ACCESS, 4, lr.d a0, (a1)
@@ -177,3 +243,6 @@ sbuf:
   .align 4
 abuf:
   .skip 16
+  .balign 4096
+xpage:                               /* two pages: accesses straddling their boundary */
+  .skip 8192

@@ -48,6 +48,11 @@
   RUN_U u_ebreak, 2f
 2:CHECK_CAUSE CAUSE_BREAKPOINT
   CHECK_EPC u_ebreak
+  TEST 34                                   /* EBREAK from S */
+  RUN_S u_ebreak, 2f
+2:CHECK_CAUSE CAUSE_BREAKPOINT
+  CHECK_EPC u_ebreak
+  CHECK_MSTATUS_BITS MSTATUS_MPP, MSTATUS_MPP_S
   TEST 6                                    /* reserved LOAD funct3 = 7: illegal, mtval = bits */
   EXPECT_TRAP 2f
 1:.word 0x00007503
@@ -197,6 +202,17 @@
   RUN_S s_ecall, 2f
 2:CHECK_CAUSE CAUSE_ECALL_S
   CHECK_STRAPS 3
+  TEST 35                                   /* S ecall delegated to S (medeleg bit 9) */
+  li t0, 1 << CAUSE_ECALL_S
+  csrw medeleg, t0
+  EXPECT_STRAP s_illegal                    /* then leave S by an undelegated illegal */
+  RUN_S s_ecall, 2f
+2:CHECK_CAUSE CAUSE_ILLEGAL
+  CHECK_EPC s_illegal
+  CHECK_SCAUSE CAUSE_ECALL_S
+  CHECK_SEPC s_ecall
+  CHECK_STRAPS 4
+  CHECK_SSTATUS_BITS MSTATUS_SPP, MSTATUS_SPP
   csrw medeleg, zero
 
   /* ---- mtvec vectored: exceptions use BASE (23) ---- */

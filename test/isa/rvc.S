@@ -5,8 +5,21 @@
  * C.BEQZ, C.BNEZ, C.SLLI, C.FLDSP/C.FSDSP, C.LWSP/C.SWSP, C.LDSP/C.SDSP,
  * C.JR, C.MV, C.EBREAK, C.JALR (link = pc + 2), C.ADD. RV64 has no C.JAL.
  * Also: 32-bit instructions at 2-mod-4 addresses, a 4-byte instruction that
- * straddles a page boundary, and the all-zero 16-bit illegal instruction. */
+ * straddles a page boundary, the all-zero 16-bit illegal instruction and
+ * reserved encodings (C.ADDI16SP/C.LUI imm 0, C.LWSP/C.LDSP rd 0, C.JR rs1 0)
+ * trapping with mtval = the 16-bit instruction. */
 #include "test-macros.h"
+
+/* A reserved 16-bit encoding must raise illegal instruction with mtval = bits. */
+.macro RESERVED n, bits
+  TEST \n
+  EXPECT_TRAP 82f
+81:.2byte \bits
+  j fail
+82:CHECK_CAUSE CAUSE_ILLEGAL
+  CHECK_EPC 81b
+  CHECK_TVAL \bits
+.endm
 
   TEST_START
   .option rvc
@@ -219,6 +232,12 @@
 2:CHECK_CAUSE CAUSE_ILLEGAL
   CHECK_EPC 1b
   CHECK_TVAL 0
+  /* reserved encodings: illegal, mtval = the 16 instruction bits (31-35) */
+  RESERVED 31, 0x6101                        /* C.ADDI16SP with imm = 0 */
+  RESERVED 32, 0x6501                        /* C.LUI a0 with imm = 0 */
+  RESERVED 33, 0x4002                        /* C.LWSP with rd = x0 */
+  RESERVED 34, 0x6002                        /* C.LDSP with rd = x0 */
+  RESERVED 35, 0x8002                        /* C.JR with rs1 = x0 */
   TEST 30                                    /* 4-byte instruction across a page boundary */
   li a0, 1
   jal ra, straddle

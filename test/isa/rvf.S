@@ -110,6 +110,21 @@
   FCVTF 72, fcvt.s.lu, BOX(0x5f800000), FLAG_NX, -1
   FCVTF 73, fcvt.s.l, BOX(0xc0400000), 0, -3
 
+  TEST 99                                 /* int -> float honours the rounding mode */
+  li a0, 0x7fffffff
+  fcvt.s.w fa2, a0, rtz
+  CHECKD fa2, BOX(0x4effffff)
+  CHECK_FFLAGS FLAG_NX
+  fcvt.s.w fa2, a0, rne
+  CHECKD fa2, BOX(0x4f000000)
+  CHECK_FFLAGS FLAG_NX
+  li a0, -0x7fffffff
+  fcvt.s.w fa2, a0, rdn
+  CHECKD fa2, BOX(0xcf000000)
+  fcvt.s.w fa2, a0, rup
+  CHECKD fa2, BOX(0xceffffff)
+  fsflags zero
+
   /* ---- moves, NaN-boxing, sign injection, loads/stores (74-84) ---- */
   TEST 74                                 /* fmv.x.w sign-extends bit 31 */
   LDS fa0, 0x80000001

@@ -44,7 +44,11 @@ export const registerImageCommands: CommandRegistrar = (program: Command, ctx: C
       const progress: ProgressReporter = opts.quiet ? silentProgress : new ProgressBar(ctx.stderr);
       const result = await withInterrupt((signal) =>
         pullDebianImage({ store, name, env: ctx.env, mirror: opts.mirror, progress, signal }),
-      );
+      ).catch((err: unknown) => {
+        // A bar may be half drawn on the terminal: clear it so the error is the one line the user sees.
+        if (!opts.quiet && ctx.stderr.isTTY) ctx.stderr.write('\r\x1b[K');
+        throw err;
+      });
       ctx.stdout.write(`${result.message}\n`);
     });
 

@@ -8,21 +8,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { FpRandom } from '../testing/fp-vectors.js';
 import {
   BOX,
   boxed,
-  canon,
   DZ,
   decode,
-  expAll,
   FD,
   type Fmt,
   FS,
-  fracBits,
-  inf,
   NV,
   NX,
-  nanRes,
   OF,
   RDN,
   type Res,
@@ -31,18 +27,21 @@ import {
   RTZ,
   RUP,
   refAdd,
+  refClass,
+  refCompare,
+  refConvert,
   refDiv,
   refFma,
   refFromInt,
+  refMinMax,
   refMul,
+  refSignInject,
   refSqrt,
   refToInt,
   roundDy,
-  signBit,
   UF,
   unbox,
   type Val,
-  zero,
 } from '../testing/ieee754-reference.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -119,87 +118,18 @@ function exec(insn: number, f: bigint[], x1 = 0n, frm = 0, xDest = false): { rc:
   return { rc, v, flags: fpu.fflags.value as number };
 }
 
-// ---- random operands -------------------------------------------------------------------------------------
+// ---- random cases --------------------------------------------------------------------------------------------
 
-let seed = 0x9e3779b9;
-function rnd32(): number {
-  seed ^= seed << 13;
-  seed >>>= 0;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  seed >>>= 0;
-  return seed;
-}
-const rndBig = (bits: number) => {
-  let v = 0n;
-  for (let i = 0; i < bits; i += 32) v = (v << 32n) | BigInt(rnd32());
-  return v & ((1n << BigInt(bits)) - 1n);
-};
-const pick = <T>(xs: readonly T[]): T => xs[rnd32() % xs.length]!;
-
-function specials(f: Fmt): bigint[] {
-  const fb = fracBits(f);
-  const one = BigInt(f.emax) << fb;
-  const out = [
-    0n,
-    1n,
-    (1n << fb) - 1n,
-    1n << fb,
-    one,
-    one + 1n,
-    one - 1n,
-    inf(f, 0) - 1n,
-    inf(f, 0),
-    canon(f),
-    inf(f, 0) + 1n,
-    one | (1n << (fb - 1n)),
-  ];
-  return [...out, ...out.map((v) => v | signBit(f))];
-}
-
-/** A random operand in format f (register pattern: singles boxed, sometimes deliberately not). */
-function operand(f: Fmt, near?: bigint): bigint {
-  const fb = fracBits(f);
-  const k = rnd32() % 16;
-  let v: bigint;
-  if (near !== undefined && k < 5) {
-    // Close to another operand: same or nearby exponent, few bits changed, random sign.
-    const d = BigInt((rnd32() % 7) - 3) << fb;
-    v = (near + d + rndBig(Math.max(1, (rnd32() % (f.p + 2)) | 0))) & (signBit(f) - 1n);
-    if (v >= inf(f, 0)) v = inf(f, 0) - 1n;
-    v |= BigInt(rnd32() & 1) << BigInt(f.width - 1);
-  } else if (k < 8) v = rndBig(f.width);
-  else if (k < 10) v = pick(specials(f));
-  else if (k < 12) {
-    // exponent near 1.0, random fraction with few or many bits
-    const exp = BigInt(f.emax + (rnd32() % 9) - 4);
-    const fr = rnd32() & 1 ? rndBig(f.p - 1) : rndBig(4) << (fb - 4n);
-    v = (exp << fb) | fr | (BigInt(rnd32() & 1) << BigInt(f.width - 1));
-  } else if (k < 13) v = rndBig(f.p - 1) | (BigInt(rnd32() & 1) << BigInt(f.width - 1));
-  else if (k < 14) {
-    // near the bottom or the top of the exponent range
-    const exp = rnd32() & 1 ? BigInt(rnd32() % 4) : expAll(f) - 1n - BigInt(rnd32() % 4);
-    v = (exp << fb) | rndBig(f.p - 1) | (BigInt(rnd32() & 1) << BigInt(f.width - 1));
-  } else v = rndBig(f.width);
-  if (f === FS) {
-    // 1 in 64: an improperly NaN-boxed single
-    return rnd32() % 64 === 0 ? v | ((rndBig(32) << 32n) & 0x7fff_ffff_0000_0000n) : v | BOX;
-  }
-  return v;
-}
+const rng = new FpRandom(0x9e3779b9);
+const rnd32 = () => rng.u32();
+const rndBig = (bits: number) => rng.big(bits);
+const pick = <T>(xs: readonly T[]): T => rng.pick(xs);
+const operand = (f: Fmt, near?: bigint) => rng.operand(f, near);
 
 /**
  * Runs `n` random cases of `one`; fails on the first mismatches, and when some flag in `mustSee` (NV DZ OF UF
  * NX, as flag bits) never occurred, so that the random operands are known to reach the interesting corners.
  */
-/** A double close to single precision (few low fraction bits set) and in or near the single exponent range:
- * makes FCVT.S.D meet ties, subnormal singles and overflow. */
-function narrowish(): bigint {
-  const exp = BigInt(1023 + (rnd32() % 300) - 150);
-  const frac = (rndBig(24) << 28n) | ((rnd32() % 3 === 0 ? 1n << 28n : 0n) >> BigInt(rnd32() % 2));
-  return (BigInt(rnd32() & 1) << 63n) | (exp << 52n) | (frac & ((1n << 52n) - 1n));
-}
-
 function check(
   name: string,
   n: number,
@@ -321,55 +251,30 @@ describe('fpu: arithmetic against an exact oracle', () => {
     });
   }
   for (const [fn, f, fmt] of FMTS) {
-    const num = (bits: bigint) =>
-      f === FD
-        ? new Float64Array(new BigUint64Array([bits]).buffer)[0]!
-        : new Float32Array(new Uint32Array([Number(bits)]).buffer)[0]!;
     it(`FMIN/FMAX/FEQ/FLT/FLE/FSGNJ*/FCLASS.${fn} on random operands`, () => {
       check(`misc.${fn}`, N, NV, () => {
         const a = operand(f);
         const b = rnd32() % 4 === 0 ? a : operand(f, unbox(a, f));
         const ua = unbox(a, f);
         const ub = unbox(b, f);
-        const va = decode(ua, f);
-        const vb = decode(ub, f);
-        const x = num(ua);
-        const y = num(ub);
         const kind = rnd32() % 9;
-        const anyNaN = va.cls === 'nan' || vb.cls === 'nan';
-        const sNaN = va.snan || vb.snan;
         let want: Res;
         let insn: number;
         let toX = false;
         if (kind < 2) {
-          // FMIN (0) / FMAX (1)
           insn = opfp((0b00101 << 2) | fmt, 2, 1, kind, 10);
-          let bits: bigint;
-          if (va.cls === 'nan' && vb.cls === 'nan') bits = canon(f);
-          else if (va.cls === 'nan') bits = ub;
-          else if (vb.cls === 'nan') bits = ua;
-          else if (x === y) bits = (kind === 0) === (va.sign === 1) ? ua : ub;
-          else bits = (kind === 0) === x < y ? ua : ub;
-          want = boxed(f, { bits, flags: sNaN ? NV : 0 });
+          want = boxed(f, refMinMax(ua, ub, f, kind === 1));
         } else if (kind < 5) {
-          // FLE (0) / FLT (1) / FEQ (2)
-          const rm = kind - 2;
-          insn = opfp((0b10100 << 2) | fmt, 2, 1, rm, 10);
+          insn = opfp((0b10100 << 2) | fmt, 2, 1, kind - 2, 10);
           toX = true;
-          const t = rm === 0 ? x <= y : rm === 1 ? x < y : x === y;
-          want = { bits: t ? 1n : 0n, flags: (rm === 2 ? sNaN : anyNaN) ? NV : 0 };
+          want = refCompare(ua, ub, f, kind - 2);
         } else if (kind < 8) {
-          // FSGNJ (0) / FSGNJN (1) / FSGNJX (2)
-          const rm = kind - 5;
-          insn = opfp((0b00100 << 2) | fmt, 2, 1, rm, 10);
-          const sb = BigInt(rm === 0 ? vb.sign : rm === 1 ? vb.sign ^ 1 : va.sign ^ vb.sign);
-          want = boxed(f, { bits: (ua & (signBit(f) - 1n)) | (sb << BigInt(f.width - 1)), flags: 0 });
+          insn = opfp((0b00100 << 2) | fmt, 2, 1, kind - 5, 10);
+          want = boxed(f, refSignInject(ua, ub, f, kind - 5));
         } else {
           insn = opfp((0b11100 << 2) | fmt, 0, 1, 1, 10);
           toX = true;
-          const sub = va.cls === 'fin' && va.m < 1n << fracBits(f);
-          const idx = { inf: [7, 0], fin: sub ? [5, 2] : [6, 1], zero: [4, 3], nan: [9, 9] }[va.cls][va.sign]!;
-          want = { bits: 1n << BigInt(va.cls === 'nan' && va.snan ? 8 : idx), flags: 0 };
+          want = { bits: refClass(ua, f), flags: 0 };
         }
         const r = exec(insn, [a, b], 0n, 0, toX);
         return { got: { rc: r.rc, bits: r.v, flags: r.flags }, want, what: `${hex(a)} ${hex(b)} kind=${kind}` };
@@ -378,34 +283,16 @@ describe('fpu: arithmetic against an exact oracle', () => {
   }
   it('FCVT.S.D and FCVT.D.S', () => {
     check('FCVT.S.D', N, NV | OF | UF | NX, () => {
-      const a = rnd32() % 2 ? operand(FD) : narrowish();
+      const a = rnd32() % 2 ? operand(FD) : rng.narrowish();
       const rm = pick(RMS);
       const r = exec(opfp(0b0100000, 1, 1, rm, 10), [a]);
-      const v = decode(a, FD);
-      const want =
-        v.cls === 'fin'
-          ? roundDy(v.sign, v.m, v.e, FS, rm)
-          : v.cls === 'nan'
-            ? nanRes(FS, v.snan)
-            : {
-                bits: v.cls === 'inf' ? inf(FS, v.sign) : zero(FS, v.sign),
-                flags: 0,
-              };
+      const want = refConvert(decode(a, FD), FS, rm);
       return { got: { rc: r.rc, bits: r.v, flags: r.flags }, want: boxed(FS, want), what: `${hex(a)} rm=${rm}` };
     });
     check('FCVT.D.S', N, NV, () => {
       const a = operand(FS);
       const r = exec(opfp(0b0100001, 0, 1, RNE, 10), [a]);
-      const v = decode(unbox(a, FS), FS);
-      const want =
-        v.cls === 'fin'
-          ? roundDy(v.sign, v.m, v.e, FD, RNE)
-          : v.cls === 'nan'
-            ? nanRes(FD, v.snan)
-            : {
-                bits: v.cls === 'inf' ? inf(FD, v.sign) : zero(FD, v.sign),
-                flags: 0,
-              };
+      const want = refConvert(decode(unbox(a, FS), FS), FD, RNE);
       return { got: { rc: r.rc, bits: r.v, flags: r.flags }, want, what: hex(a) };
     });
   });

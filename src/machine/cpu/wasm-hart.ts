@@ -3,8 +3,18 @@
  * the caller supplies the compiled module; this file only instantiates it over a shared memory that holds the
  * hart state and guest RAM.
  */
+import { StrataError } from '../../base/errors.js';
 import { VIRT_MEMMAP } from '../board/virt-memmap.js';
 import type { HartPort, MmioHandler, StopReason } from './hart-port.js';
+import {
+  HART_STATE_FIELDS,
+  HART_STATE_VERSION,
+  type HartState,
+  type HartStateField,
+  parseU64Hex,
+  u64Hex,
+  validateHartState,
+} from './hart-state.js';
 
 /** Options for {@link WasmHart.create}. */
 export interface WasmHartOptions {
@@ -52,6 +62,12 @@ interface HartExports {
   faultCause(): number;
   faultPcLo(): number;
   faultPcHi(): number;
+  saveState(): void;
+  loadState(): void;
+  snapshotAddress(): number;
+  snapshotSlots(): number;
+  pmpConfigBase(): number;
+  pmpAddressBase(): number;
 }
 
 const WASM_PAGE_BYTES = 65536;
@@ -136,10 +152,12 @@ export class WasmHart implements HartPort {
   private static prepare(opts: WasmHartOptions): { memory: WebAssembly.Memory; imports: WebAssembly.Imports } {
     const { ramBytes } = opts;
     if (!Number.isInteger(ramBytes) || ramBytes <= 0 || ramBytes % WASM_PAGE_BYTES !== 0) {
-      throw new RangeError(`WasmHart: ramBytes ${ramBytes} is not a positive multiple of 64 KiB`);
+      throw new StrataError('INVALID_ARGUMENT', `hart RAM size ${ramBytes} is not a positive multiple of 64 KiB`);
     }
     const pages = Math.ceil((RAM_OFFSET_BYTES + ramBytes + GUARD_BYTES) / WASM_PAGE_BYTES);
-    if (pages > 65536) throw new RangeError(`WasmHart: ramBytes ${ramBytes} does not fit in a 4 GiB memory`);
+    if (pages > 65536) {
+      throw new StrataError('INVALID_ARGUMENT', `hart RAM size ${ramBytes} does not fit in a 4 GiB WebAssembly memory`);
+    }
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     const mmio = opts.mmio;
     const nowTicks = opts.nowTicks ?? (() => performance.now() * 10_000);
@@ -161,7 +179,7 @@ export class WasmHart implements HartPort {
   private static finish(memory: WebAssembly.Memory, instance: WebAssembly.Instance, opts: WasmHartOptions): WasmHart {
     const ex = instance.exports as unknown as HartExports;
     if (ex.ramAddress() !== RAM_OFFSET_BYTES) {
-      throw new Error(`WasmHart: hart.wasm places RAM at ${ex.ramAddress()}, expected ${RAM_OFFSET_BYTES}`);
+      throw new StrataError('INTERNAL', `hart.wasm places RAM at ${ex.ramAddress()}, expected ${RAM_OFFSET_BYTES}`);
     }
     ex.init(opts.ramBytes >>> 0, VIRT_MEMMAP.clint.base);
     ex.setHartId(opts.hartId ?? 0);
@@ -279,6 +297,55 @@ export class WasmHart implements HartPort {
     const lo = this.ex.csrPeek(csr) >>> 0;
     if (!this.ex.csrPeekOk()) return undefined;
     return [lo, this.ex.hiResult() >>> 0];
+  }
+
+  /** Saves registers, CSRs and the hart's CLINT state (not RAM) as a plain versioned object. */
+  saveState(): HartState {
+    this.ex.saveState();
+    const u32 = new Uint32Array(this.memory.buffer);
+    const halves = (addr: number, count: number): string[] => {
+      const out: string[] = [];
+      for (let i = 0; i < count; i++) out.push(u64Hex(u32[(addr >>> 2) + 2 * i]!, u32[(addr >>> 2) + 2 * i + 1]!));
+      return out;
+    };
+    const slots = halves(this.ex.snapshotAddress(), this.ex.snapshotSlots());
+    const fields = {} as Record<HartStateField, string>;
+    HART_STATE_FIELDS.forEach((name, i) => {
+      fields[name] = slots[i]!;
+    });
+    return {
+      version: HART_STATE_VERSION,
+      x: halves(this.ex.xregAddress(), 32),
+      f: halves(this.ex.fregAddress(), 32),
+      pmpcfg: halves(this.ex.pmpConfigBase(), 8),
+      pmpaddr: halves(this.ex.pmpAddressBase(), 64),
+      fields,
+    };
+  }
+
+  /** Restores a state made by saveState (validated first: a bad state throws INVALID_ARGUMENT and changes nothing). */
+  restoreState(state: HartState): void {
+    validateHartState(state);
+    const u32 = new Uint32Array(this.memory.buffer);
+    const put = (addr: number, values: readonly string[], what: string): void => {
+      values.forEach((v, i) => {
+        const [lo, hi] = parseU64Hex(v, `${what}[${i}]`);
+        u32[(addr >>> 2) + 2 * i] = lo;
+        u32[(addr >>> 2) + 2 * i + 1] = hi;
+      });
+    };
+    put(
+      this.ex.snapshotAddress(),
+      HART_STATE_FIELDS.map((name) => state.fields[name]),
+      'fields',
+    );
+    put(this.ex.xregAddress(), state.x, 'x');
+    put(this.ex.fregAddress(), state.f, 'f');
+    put(this.ex.pmpConfigBase(), state.pmpcfg, 'pmpcfg');
+    put(this.ex.pmpAddressBase(), state.pmpaddr, 'pmpaddr');
+    u32[this.ex.xregAddress() >>> 2] = 0;
+    u32[(this.ex.xregAddress() >>> 2) + 1] = 0;
+    this.ex.loadState();
   }
 
   faultText(): string {

@@ -310,7 +310,7 @@ export function refMinMax(a: bigint, b: bigint, f: Fmt, max: boolean): Res {
   if (vb.cls === 'nan') return { bits: a, flags };
   let c = order(va, vb);
   if (c === 0) c = va.sign === vb.sign ? 0 : va.sign ? -1 : 1;
-  return { bits: (c <= 0) !== max ? a : b, flags };
+  return { bits: c <= 0 !== max ? a : b, flags };
 }
 
 /** FLE (which 0), FLT (1), FEQ (2): 0/1 result; FEQ is quiet, FLT/FLE signal on any NaN (RISC-V §11.8). */

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
-  PrivateApt,
   discoverDebianMirror,
   isDebianReleaseSuite,
+  PrivateApt,
   parseDeb822Sources,
   parseOneLineSources,
   parsePrintUris,
@@ -71,7 +71,10 @@ test('the host mirror is found in .sources and .list files, never a security or 
   t.after(() => rmSync(etc, { recursive: true, force: true }));
   mkdirSync(join(etc, 'sources.list.d'));
   assert.equal(await discoverDebianMirror(etc), undefined);
-  writeFileSync(join(etc, 'sources.list.d', 'a-vendor.list'), 'deb https://vendor.example/apt cloud-sdk-bookworm main\n');
+  writeFileSync(
+    join(etc, 'sources.list.d', 'a-vendor.list'),
+    'deb https://vendor.example/apt cloud-sdk-bookworm main\n',
+  );
   writeFileSync(
     join(etc, 'sources.list.d', 'b-sec.sources'),
     'Types: deb\nURIs: http://sec.example/debian-security\nSuites: bookworm-security\nComponents: main\n',
@@ -114,7 +117,13 @@ test('apt-cache show stanzas', () => {
 test('prepare: a PATH without apt-get is UNAVAILABLE, a missing keyring NOT_FOUND', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'strata-apt-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const base = { stateDir: dir, mirror: 'http://m.example/debian', suite: 'trixie', component: 'main', arch: 'riscv64' };
+  const base = {
+    stateDir: dir,
+    mirror: 'http://m.example/debian',
+    suite: 'trixie',
+    component: 'main',
+    arch: 'riscv64',
+  };
   const noApt = new PrivateApt({ ...base, keyring: '/nonexistent.gpg', env: { PATH: join(dir, 'empty') } });
   await assert.rejects(noApt.prepare(), (e: Error & { code?: string }) => {
     assert.equal(e.code, 'UNAVAILABLE');

@@ -20,7 +20,9 @@ function sample(): CpioWriter {
   return w;
 }
 
-test('cpio -t lists every entry, parents first, and no garbage after the trailer', { skip: !hasCpio && 'no cpio' }, () => {
+test('cpio -t lists every entry, parents first, and no garbage after the trailer', {
+  skip: !hasCpio && 'no cpio',
+}, () => {
   const bytes = sample().toBytes();
   assert.equal(bytes.length % 4, 0);
   const r = spawnSync('cpio', ['-t', '--quiet'], { input: bytes });
@@ -54,10 +56,14 @@ test('cpio -i extracts the same contents, modes and link targets', { skip: !hasC
   const dir = mkdtempSync(join(tmpdir(), 'strata-cpio-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const w = sample();
-  const r = spawnSync('cpio', ['-i', '--quiet', '--make-directories', '--preserve-modification-time', '--no-absolute-filenames'], {
-    input: w.toBytes(),
-    cwd: dir,
-  });
+  const r = spawnSync(
+    'cpio',
+    ['-i', '--quiet', '--make-directories', '--preserve-modification-time', '--no-absolute-filenames'],
+    {
+      input: w.toBytes(),
+      cwd: dir,
+    },
+  );
   // Creating dev/console needs mknod; everything else must extract cleanly.
   assert.equal(r.status === 0 || /console/.test(r.stderr.toString()), true, r.stderr.toString());
   assert.equal(readFileSync(join(dir, 'init'), 'utf8'), '#!/bin/sh\necho hi\n');

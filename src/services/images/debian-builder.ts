@@ -117,13 +117,15 @@ export async function pullDebianImage(opts: DebianPullOptions): Promise<PullResu
     env: opts.env,
   });
   await apt.prepare();
-  progress.phase(`checking ${mirror} ${DEBIAN_SUITE} ${DEBIAN_ARCH} index`);
+  // apt fetches the index itself (about 9 MB the first time, conditional requests later); its progress is not
+  // ours to measure in bytes, so this step is a note, not a bar.
+  progress.note(`checking the signed ${DEBIAN_SUITE} ${DEBIAN_ARCH} index of ${mirror}`);
   const update = await apt.update(signal);
   const indexNote =
     update.gets === 0
       ? `the mirror's signed index is unchanged (${update.hits} conditional request${update.hits === 1 ? '' : 's'})`
       : `apt re-read the mirror's signed index (${formatBytes(update.fetchedBytes)} in ${update.gets} file${update.gets === 1 ? '' : 's'})`;
-  progress.done(`index checked: ${indexNote}`);
+  progress.note(`index checked: ${indexNote}`);
 
   const base = await apt.show([KERNEL_META, BUSYBOX, OPENSBI], signal);
   const kernelPkg = versionedKernelPackage(base.get(KERNEL_META));
@@ -273,7 +275,12 @@ async function buildImage(b: BuildInput): Promise<ImageFile[]> {
   const roots = ['kernel', 'busybox', 'opensbi'].map((k) => join(work, k));
   let done = 0;
   for (let i = 0; i < debList.length; i++) {
-    await extractDeb(debList[i]!, roots[i]!, { env: b.env, signal: b.signal });
+    const before = done;
+    await extractDeb(debList[i]!, roots[i]!, {
+      env: b.env,
+      signal: b.signal,
+      onBytes: (n) => b.progress.update(before + n, total),
+    });
     done += sizes[i]!;
     b.progress.update(done, total);
   }
@@ -379,9 +386,8 @@ async function collectModules(
     if (builtin.has(m)) return false;
     throw new StrataError('NOT_FOUND', `kernel module '${m}' is neither built in nor in the kernel package`);
   });
-  b.progress.phase(`decompressing ${wanted.length} kernel modules and their dependencies`);
   const order = await resolveModuleClosure(wanted, lookup);
-  b.progress.done(`initramfs modules: ${order.map((m) => m.name).join(' ')}`);
+  b.progress.note(`initramfs modules: ${order.map((m) => m.name).join(' ')}`);
   const relOf = new Map(order.map((m) => [m.name, m.relPath]));
   return {
     files: order.map((m) => ({ relPath: m.relPath, bytes: bytesByName.get(m.name)! })),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ async function serve(files: Record<string, Buffer>): Promise<{ base: string; ser
       return;
     }
     const out = Buffer.from(body);
-    if (corrupt) out[out.length >> 1] ^= 0xff;
+    if (corrupt) out.writeUInt8(out.readUInt8(out.length >> 1) ^ 0xff, out.length >> 1);
     res.writeHead(200, { 'content-length': out.length });
     // Several writes, so progress sees several chunks.
     for (let off = 0; off < out.length; off += 65536) res.write(out.subarray(off, off + 65536));
@@ -75,7 +75,10 @@ test('downloads, verifies and reports progress byte by byte; a second run reuses
   assert.deepEqual(p.totals, [A.length + B.length]);
   assert.equal(p.updates.at(-1), A.length + B.length);
   assert.ok(p.updates.length > 2, 'several progress updates');
-  assert.ok(p.updates.every((v, i) => i === 0 || v >= (p.updates[i - 1] ?? 0)), 'monotonic');
+  assert.ok(
+    p.updates.every((v, i) => i === 0 || v >= (p.updates[i - 1] ?? 0)),
+    'monotonic',
+  );
   assert.deepEqual(readFileSync(join(dir, 'a.deb')), A);
   const again = await downloadVerified(items, dir, { progress: recorder(), signal: new AbortController().signal });
   assert.equal(again.downloadedBytes, 0);
@@ -95,7 +98,10 @@ test('a corrupt download is a CHECKSUM error and leaves no file behind', async (
     }),
     (e: Error & { code?: string }) => {
       assert.equal(e.code, 'CHECKSUM');
-      assert.match(e.message, /^checksum mismatch for a\.deb from http:\/\/127\.0\.0\.1:\d+\/corrupt\/a\.deb: expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}$/);
+      assert.match(
+        e.message,
+        /^checksum mismatch for a\.deb from http:\/\/127\.0\.0\.1:\d+\/corrupt\/a\.deb: expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}$/,
+      );
       return true;
     },
   );
@@ -131,7 +137,10 @@ test('cancelling stops the download and removes the partial file', async (t) => 
   const ac = new AbortController();
   const p = recorder();
   p.update = () => ac.abort();
-  await assert.rejects(downloadVerified([item(base, 'a.deb', A)], dir, { progress: p, signal: ac.signal }), /cancelled/);
+  await assert.rejects(
+    downloadVerified([item(base, 'a.deb', A)], dir, { progress: p, signal: ac.signal }),
+    /cancelled/,
+  );
   assert.deepEqual(readdirSync(dir), []);
 });
 
@@ -140,13 +149,16 @@ test('a full disk is NO_SPACE naming the file, with no partial file left', async
     t.skip('needs root to mount a small tmpfs');
     return;
   }
-  const dir = tempDir(t);
+  const dir = mkdtempSync(join(tmpdir(), 'strata-dl-full-'));
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=128k', 'tmpfs', dir]);
+  t.after(() => {
+    if (mounted.status === 0) spawnSync('umount', [dir]);
+    rmSync(dir, { recursive: true, force: true });
+  });
   if (mounted.status !== 0) {
     t.skip(`cannot mount a tmpfs here: ${mounted.stderr.toString().trim()}`);
     return;
   }
-  t.after(() => spawnSync('umount', [dir]));
   const { base, server } = await serve({ 'a.deb': A });
   t.after(() => server.close());
   await assert.rejects(

@@ -27,7 +27,7 @@ export interface ToolOutput {
 }
 
 /**
- * Runs `tool` with `args` (stdin from `input` when given) and resolves with its output when it exits 0.
+ * Runs `tool` with `args` (stdin from `input` when given, else empty) and resolves with its output when it exits 0.
  * Rejects with UNAVAILABLE when the tool is missing, ABORTED on `signal`, and `onFail(stderr, code)` otherwise.
  */
 export function runTool(
@@ -36,7 +36,8 @@ export function runTool(
   opts: {
     env: NodeJS.ProcessEnv;
     signal: AbortSignal;
-    input?: Uint8Array;
+    /** Bytes or a stream for the tool's stdin (closed at the end). */
+    input?: Uint8Array | NodeJS.ReadableStream;
     onFail: (stderr: string, code: number | null) => StrataError;
   },
 ): Promise<ToolOutput> {
@@ -60,6 +61,14 @@ export function runTool(
       if (code === 0) resolve({ stdout: Buffer.concat(out), stderr });
       else reject(opts.onFail(stderr.trim().split('\n').pop() ?? '', code));
     });
-    child.stdin.end(opts.input ?? new Uint8Array(0));
+    const input = opts.input ?? new Uint8Array(0);
+    if (input instanceof Uint8Array) child.stdin.end(input);
+    else {
+      input.on('error', (err: Error) => {
+        child.kill();
+        reject(opts.onFail(err.message, null));
+      });
+      input.pipe(child.stdin);
+    }
   });
 }

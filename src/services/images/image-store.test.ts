@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fsError } from './fs-checked.js';
 import {
+  defaultStrataHome,
+  hashFile,
   type ImageManifest,
   ImageStore,
   MANIFEST_SCHEMA_VERSION,
-  defaultStrataHome,
-  hashFile,
   parseManifest,
 } from './image-store.js';
 
@@ -103,7 +103,10 @@ test('rm removes an image; an unknown name is NOT_FOUND naming the store', async
 test('parseManifest names the first bad field', () => {
   const good = manifest('x', [{ path: 'Image', role: 'kernel', sizeBytes: 1, sha256: sha('a') }]);
   assert.deepEqual(parseManifest(JSON.parse(JSON.stringify(good)), 'm.json'), good);
-  assert.throws(() => parseManifest({ ...good, schemaVersion: 99 }, 'm.json'), /corrupt image manifest m\.json: bad or missing 'schemaVersion'/);
+  assert.throws(
+    () => parseManifest({ ...good, schemaVersion: 99 }, 'm.json'),
+    /corrupt image manifest m\.json: bad or missing 'schemaVersion'/,
+  );
   assert.throws(() => parseManifest({ ...good, kernelVersion: '' }, 'm.json'), /'kernelVersion'/);
   assert.throws(
     () => parseManifest({ ...good, files: [{ path: 'Image', role: 'kernel', sizeBytes: 1, sha256: 'zz' }] }, 'm'),
@@ -130,5 +133,8 @@ test('fsError turns ENOSPC into a one-line NO_SPACE error naming the path', () =
   const s = fsError(e, '/store/images/x');
   assert.equal(s.code, 'NO_SPACE');
   assert.equal(s.message, 'no space left on device writing /store/images/x');
-  assert.equal(fsError(Object.assign(new Error('x'), { code: 'EACCES' }), '/p', 'reading').message, 'permission denied reading /p');
+  assert.equal(
+    fsError(Object.assign(new Error('x'), { code: 'EACCES' }), '/p', 'reading').message,
+    'permission denied reading /p',
+  );
 });

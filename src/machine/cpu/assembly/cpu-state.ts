@@ -81,8 +81,13 @@ export class Cpu {
   static writeTlb: usize = 0;
   /** Effective privilege of loads and stores (mstatus.MPRV applied). */
   static dataPriv: i32 = PRV_M;
-  /** Bit per TLB set that may hold entries (so a flush only clears sets in use). */
+  /** Bit per TLB set that may hold entries (so a real clear only touches sets in use). */
   static tlbUsed: u32 = 0;
+  /**
+   * TLB generation, kept in bits 3..11 of every tag (bits a masked virtual address never has set), so a flush is
+   * usually just a new generation; the sets are really cleared only when the generation wraps.
+   */
+  static tlbEpoch: u64 = 8;
 
   /** Guest RAM size in bytes. */
   static ramSize: u64 = 0;

@@ -5,8 +5,10 @@
 //
 // Operands arrive as f64 bit patterns that are not NaN (the caller has dealt with NaNs, whose handling depends
 // on the source format); single-precision operands were widened exactly. Results are bit patterns in the
-// target format (`dbl` false: single in the low 32 bits). Round-to-nearest-even uses WebAssembly's native
-// arithmetic plus an exact error term for the inexact flag; the other modes use integer arithmetic.
+// target format (`dbl` false: single in the low 32 bits). For add, multiply, divide and square root,
+// round-to-nearest-even uses WebAssembly's native arithmetic plus an exact error term for the inexact flag
+// (TwoSum, a 128-bit integer product, the product q*b, q*q); the other modes, results near the subnormal or
+// overflow range, and the fused multiply-add use integer arithmetic with a sticky bit and one final rounding.
 
 import {
   canonNaN,

@@ -13,6 +13,9 @@ import { FREG_BASE, RAM_BASE, RAM_OFFSET, XREG_BASE } from './state';
 import { MIP_MTIP } from './trap';
 
 export { run } from './interp';
+export { loadState, pmpAddressBase, pmpConfigBase, saveState } from './snapshot';
+
+import { SNAPSHOT_BASE, SNAPSHOT_SLOTS } from './snapshot';
 
 // @ts-ignore: decorator
 @inline function join(lo: u32, hi: u32): u64 {
@@ -177,4 +180,14 @@ export function faultPcLo(): u32 {
 /** High half of the pc at which the hart faulted. */
 export function faultPcHi(): u32 {
   return <u32>(Cpu.faultPc >> 32);
+}
+
+/** Linear-memory address of the snapshot slots (see snapshot.ts). */
+export function snapshotAddress(): u32 {
+  return <u32>SNAPSHOT_BASE;
+}
+
+/** Number of snapshot slots. */
+export function snapshotSlots(): u32 {
+  return SNAPSHOT_SLOTS;
 }

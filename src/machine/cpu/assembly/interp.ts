@@ -26,6 +26,7 @@ import {
   fetchAddend,
   fetchHigh,
   loadSlow,
+  raise,
   storeSlow,
   tlbEntry,
   tlbFlushAll,
@@ -198,8 +199,8 @@ function amoOp(f5: u32, old: u64, src: u64, w: bool): u64 {
 }
 
 /** Number of instructions to run before the next interrupt check. */
-function chunkLength(left: i64): i64 {
-  let n = left < CHUNK ? left : CHUNK;
+function chunkLength(left: i64): i32 {
+  let n = <i32>(left < CHUNK ? left : CHUNK);
   // Deterministic clock: end the chunk at the timer deadline so the interrupt is taken on time.
   if (Cpu.instrPerTick != 0 && (Cpu.mie & MIP_MTIP) != 0) {
     const now = mtimeNow();
@@ -207,7 +208,7 @@ function chunkLength(left: i64): i64 {
       const d = Cpu.mtimecmp - now;
       if (d < <u64>CHUNK) {
         const k = <i64>(d * Cpu.instrPerTick);
-        if (k < n && k > 0) n = k;
+        if (k < <i64>n && k > 0) n = <i32>k;
       }
     }
   }
@@ -233,6 +234,7 @@ export function run(budget: i32): i32 {
     let pc = Cpu.pc;
     const rt = Cpu.readTlb;
     const wt = Cpu.writeTlb;
+    const ep = Cpu.tlbEpoch;
     let fetchTag: u64 = 1; // never equal to a page address: forces the first fetch translation
     let fetchAdd: u32 = 0;
     let ctl: i32 = 0;
@@ -271,8 +273,10 @@ export function run(budget: i32): i32 {
       const rs1 = (insn >> 15) & 31;
       const f3 = (insn >> 12) & 7;
       // ---- execute
-      switch (insn & 0x7f) {
-        case 0x13: {
+      // Dense dispatch on opcode[6:2] (a br_table): expanded RVC code always has opcode[1:0] = 11, and illegal
+      // compressed encodings expand to RVC_ILLEGAL, whose opcode is reserved.
+      switch ((insn >> 2) & 31) {
+        case 0x04: {
           // OP-IMM
           const a = rx(rs1);
           const imm = <u64>(<i64>(<i32>insn >> 20));
@@ -315,15 +319,13 @@ export function run(budget: i32): i32 {
               break;
           }
           if (ctl != 0) {
-            Cpu.excFlag = true;
-            Cpu.excCause = EXC_ILLEGAL;
-            Cpu.excTval = raw;
+            raise(EXC_ILLEGAL, raw);
             break;
           }
           wx(rd, v);
           break;
         }
-        case 0x33: {
+        case 0x0c: {
           // OP
           const a = rx(rs1);
           const b = rx((insn >> 20) & 31);
@@ -363,107 +365,132 @@ export function run(budget: i32): i32 {
           } else if (f7 == 0x20 && f3 == 5) {
             v = <u64>(<i64>a >> <i64>(b & 63));
           } else {
-            Cpu.excFlag = true;
-            Cpu.excCause = EXC_ILLEGAL;
-            Cpu.excTval = raw;
+            raise(EXC_ILLEGAL, raw);
             ctl = CTL_EXC;
             break;
           }
           wx(rd, v);
           break;
         }
-        case 0x03: {
+        case 0x00: {
           // LOAD
           const va = rx(rs1) + <u64>(<i64>(<i32>insn >> 20));
           let v: u64 = 0;
           switch (f3) {
             case 0: {
               const e = tlbEntry(rt, va);
-              if (load<u64>(e) == (va & TAG1)) v = <u64>load<i8>(<usize>(<u32>va + load<u32>(e, 8)));
-              else v = <u64>(<i64>(<i8>loadSlow(va, 1)));
+              if (load<u64>(e) == ((va & TAG1) | ep)) v = <u64>load<i8>(<usize>(<u32>va + load<u32>(e, 8)));
+              else {
+                v = <u64>(<i64>(<i8>loadSlow(va, 1)));
+                if (Cpu.excFlag) ctl = CTL_EXC;
+              }
               break;
             }
             case 1: {
               const e = tlbEntry(rt, va);
-              if (load<u64>(e) == (va & TAG2)) v = <u64>load<i16>(<usize>(<u32>va + load<u32>(e, 8)));
-              else v = <u64>(<i64>(<i16>loadSlow(va, 2)));
+              if (load<u64>(e) == ((va & TAG2) | ep)) v = <u64>load<i16>(<usize>(<u32>va + load<u32>(e, 8)));
+              else {
+                v = <u64>(<i64>(<i16>loadSlow(va, 2)));
+                if (Cpu.excFlag) ctl = CTL_EXC;
+              }
               break;
             }
             case 2: {
               const e = tlbEntry(rt, va);
-              if (load<u64>(e) == (va & TAG4)) v = <u64>load<i32>(<usize>(<u32>va + load<u32>(e, 8)));
-              else v = <u64>(<i64>(<i32>loadSlow(va, 4)));
+              if (load<u64>(e) == ((va & TAG4) | ep)) v = <u64>load<i32>(<usize>(<u32>va + load<u32>(e, 8)));
+              else {
+                v = <u64>(<i64>(<i32>loadSlow(va, 4)));
+                if (Cpu.excFlag) ctl = CTL_EXC;
+              }
               break;
             }
             case 3: {
               const e = tlbEntry(rt, va);
-              if (load<u64>(e) == (va & TAG8)) v = load<u64>(<usize>(<u32>va + load<u32>(e, 8)));
-              else v = loadSlow(va, 8);
+              if (load<u64>(e) == ((va & TAG8) | ep)) v = load<u64>(<usize>(<u32>va + load<u32>(e, 8)));
+              else {
+                v = loadSlow(va, 8);
+                if (Cpu.excFlag) ctl = CTL_EXC;
+              }
               break;
             }
             case 4: {
               const e = tlbEntry(rt, va);
-              if (load<u64>(e) == (va & TAG1)) v = <u64>load<u8>(<usize>(<u32>va + load<u32>(e, 8)));
-              else v = loadSlow(va, 1);
+              if (load<u64>(e) == ((va & TAG1) | ep)) v = <u64>load<u8>(<usize>(<u32>va + load<u32>(e, 8)));
+              else {
+                v = loadSlow(va, 1);
+                if (Cpu.excFlag) ctl = CTL_EXC;
+              }
               break;
             }
             case 5: {
               const e = tlbEntry(rt, va);
-              if (load<u64>(e) == (va & TAG2)) v = <u64>load<u16>(<usize>(<u32>va + load<u32>(e, 8)));
-              else v = loadSlow(va, 2);
+              if (load<u64>(e) == ((va & TAG2) | ep)) v = <u64>load<u16>(<usize>(<u32>va + load<u32>(e, 8)));
+              else {
+                v = loadSlow(va, 2);
+                if (Cpu.excFlag) ctl = CTL_EXC;
+              }
               break;
             }
             case 6: {
               const e = tlbEntry(rt, va);
-              if (load<u64>(e) == (va & TAG4)) v = <u64>load<u32>(<usize>(<u32>va + load<u32>(e, 8)));
-              else v = loadSlow(va, 4);
+              if (load<u64>(e) == ((va & TAG4) | ep)) v = <u64>load<u32>(<usize>(<u32>va + load<u32>(e, 8)));
+              else {
+                v = loadSlow(va, 4);
+                if (Cpu.excFlag) ctl = CTL_EXC;
+              }
               break;
             }
             default:
-              Cpu.excFlag = true;
-              Cpu.excCause = EXC_ILLEGAL;
-              Cpu.excTval = raw;
+              raise(EXC_ILLEGAL, raw);
+              ctl = CTL_EXC;
               break;
           }
-          if (Cpu.excFlag) {
-            ctl = CTL_EXC;
-            break;
-          }
+          if (ctl != 0) break;
           wx(rd, v);
           break;
         }
-        case 0x23: {
+        case 0x08: {
           // STORE
           const va = rx(rs1) + <u64>(<i64>((<i32>(insn & 0xfe00_0000) >> 20) | <i32>((insn >> 7) & 31)));
           const v = rx((insn >> 20) & 31);
           const e = tlbEntry(wt, va);
           switch (f3) {
             case 0:
-              if (load<u64>(e) == (va & TAG1)) store<u8>(<usize>(<u32>va + load<u32>(e, 8)), <u8>v);
-              else storeSlow(va, 1, v);
+              if (load<u64>(e) == ((va & TAG1) | ep)) store<u8>(<usize>(<u32>va + load<u32>(e, 8)), <u8>v);
+              else {
+                storeSlow(va, 1, v);
+                if (Cpu.excFlag) ctl = CTL_EXC;
+              }
               break;
             case 1:
-              if (load<u64>(e) == (va & TAG2)) store<u16>(<usize>(<u32>va + load<u32>(e, 8)), <u16>v);
-              else storeSlow(va, 2, v);
+              if (load<u64>(e) == ((va & TAG2) | ep)) store<u16>(<usize>(<u32>va + load<u32>(e, 8)), <u16>v);
+              else {
+                storeSlow(va, 2, v);
+                if (Cpu.excFlag) ctl = CTL_EXC;
+              }
               break;
             case 2:
-              if (load<u64>(e) == (va & TAG4)) store<u32>(<usize>(<u32>va + load<u32>(e, 8)), <u32>v);
-              else storeSlow(va, 4, v);
+              if (load<u64>(e) == ((va & TAG4) | ep)) store<u32>(<usize>(<u32>va + load<u32>(e, 8)), <u32>v);
+              else {
+                storeSlow(va, 4, v);
+                if (Cpu.excFlag) ctl = CTL_EXC;
+              }
               break;
             case 3:
-              if (load<u64>(e) == (va & TAG8)) store<u64>(<usize>(<u32>va + load<u32>(e, 8)), v);
-              else storeSlow(va, 8, v);
+              if (load<u64>(e) == ((va & TAG8) | ep)) store<u64>(<usize>(<u32>va + load<u32>(e, 8)), v);
+              else {
+                storeSlow(va, 8, v);
+                if (Cpu.excFlag) ctl = CTL_EXC;
+              }
               break;
             default:
-              Cpu.excFlag = true;
-              Cpu.excCause = EXC_ILLEGAL;
-              Cpu.excTval = raw;
+              raise(EXC_ILLEGAL, raw);
+              ctl = CTL_EXC;
               break;
           }
-          if (Cpu.excFlag) ctl = CTL_EXC;
           break;
         }
-        case 0x63: {
+        case 0x18: {
           // BRANCH
           const a = rx(rs1);
           const b = rx((insn >> 20) & 31);
@@ -488,9 +515,7 @@ export function run(budget: i32): i32 {
               taken = a >= b;
               break;
             default:
-              Cpu.excFlag = true;
-              Cpu.excCause = EXC_ILLEGAL;
-              Cpu.excTval = raw;
+              raise(EXC_ILLEGAL, raw);
               ctl = CTL_EXC;
               taken = false;
               break;
@@ -505,7 +530,7 @@ export function run(budget: i32): i32 {
           }
           break;
         }
-        case 0x6f: {
+        case 0x1b: {
           // JAL
           const imm =
             (<i32>(insn & 0x8000_0000) >> 11) |
@@ -516,12 +541,10 @@ export function run(budget: i32): i32 {
           npc = pc + <u64>(<i64>imm);
           break;
         }
-        case 0x67: {
+        case 0x19: {
           // JALR
           if (f3 != 0) {
-            Cpu.excFlag = true;
-            Cpu.excCause = EXC_ILLEGAL;
-            Cpu.excTval = raw;
+            raise(EXC_ILLEGAL, raw);
             ctl = CTL_EXC;
             break;
           }
@@ -530,15 +553,15 @@ export function run(budget: i32): i32 {
           npc = t;
           break;
         }
-        case 0x37:
+        case 0x0d:
           // LUI
           wx(rd, <u64>(<i64>(<i32>(insn & 0xffff_f000))));
           break;
-        case 0x17:
+        case 0x05:
           // AUIPC
           wx(rd, pc + <u64>(<i64>(<i32>(insn & 0xffff_f000))));
           break;
-        case 0x1b: {
+        case 0x06: {
           // OP-IMM-32
           const a = rx(rs1);
           let v: u64 = 0;
@@ -547,16 +570,14 @@ export function run(budget: i32): i32 {
           else if (f3 == 5 && (insn >> 25) == 0) v = sext32(<u64>(<u32>a >> ((insn >> 20) & 31)));
           else if (f3 == 5 && (insn >> 25) == 0x20) v = <u64>(<i64>(<i32>a >> <i32>((insn >> 20) & 31)));
           else {
-            Cpu.excFlag = true;
-            Cpu.excCause = EXC_ILLEGAL;
-            Cpu.excTval = raw;
+            raise(EXC_ILLEGAL, raw);
             ctl = CTL_EXC;
             break;
           }
           wx(rd, v);
           break;
         }
-        case 0x3b: {
+        case 0x0e: {
           // OP-32
           const a = rx(rs1);
           const b = rx((insn >> 20) & 31);
@@ -569,23 +590,19 @@ export function run(budget: i32): i32 {
           else if (f7 == 0x20 && f3 == 5) v = <u64>(<i64>(<i32>a >> <i32>(b & 31)));
           else if (f7 == 1 && (f3 == 0 || f3 >= 4)) v = mulDivW(f3, a, b);
           else {
-            Cpu.excFlag = true;
-            Cpu.excCause = EXC_ILLEGAL;
-            Cpu.excTval = raw;
+            raise(EXC_ILLEGAL, raw);
             ctl = CTL_EXC;
             break;
           }
           wx(rd, v);
           break;
         }
-        case 0x2f: {
+        case 0x0b: {
           // AMO (unprivileged spec ch. 13)
           const f5 = insn >> 27;
           const rs2 = (insn >> 20) & 31;
           if (f3 != 2 && f3 != 3) {
-            Cpu.excFlag = true;
-            Cpu.excCause = EXC_ILLEGAL;
-            Cpu.excTval = raw;
+            raise(EXC_ILLEGAL, raw);
             ctl = CTL_EXC;
             break;
           }
@@ -594,9 +611,7 @@ export function run(budget: i32): i32 {
           if (f5 == 0x02) {
             // LR
             if (rs2 != 0) {
-              Cpu.excFlag = true;
-              Cpu.excCause = EXC_ILLEGAL;
-              Cpu.excTval = raw;
+              raise(EXC_ILLEGAL, raw);
               ctl = CTL_EXC;
               break;
             }
@@ -642,38 +657,30 @@ export function run(budget: i32): i32 {
               wx(rd, old);
             }
           } else {
-            Cpu.excFlag = true;
-            Cpu.excCause = EXC_ILLEGAL;
-            Cpu.excTval = raw;
+            raise(EXC_ILLEGAL, raw);
             ctl = CTL_EXC;
           }
           break;
         }
-        case 0x0f: {
+        case 0x03: {
           // MISC-MEM: FENCE is a no-op for one hart; FENCE.I too while there is no decoded-code cache.
           if (f3 > 1) {
-            Cpu.excFlag = true;
-            Cpu.excCause = EXC_ILLEGAL;
-            Cpu.excTval = raw;
+            raise(EXC_ILLEGAL, raw);
             ctl = CTL_EXC;
           }
           break;
         }
-        case 0x73: {
+        case 0x1c: {
           // SYSTEM
           Cpu.inFlight = <u64>(start - n - 1);
           if (f3 == 0) {
             const prv = Cpu.priv;
             if (insn == 0x0000_0073) {
               // ECALL: cause 8 + privilege (privileged spec §3.3.1).
-              Cpu.excFlag = true;
-              Cpu.excCause = EXC_ECALL_U + <u64>prv;
-              Cpu.excTval = 0;
+              raise(EXC_ECALL_U + <u64>prv, 0);
               ctl = CTL_EXC;
             } else if (insn == 0x0010_0073) {
-              Cpu.excFlag = true;
-              Cpu.excCause = EXC_BREAKPOINT;
-              Cpu.excTval = pc;
+              raise(EXC_BREAKPOINT, pc);
               ctl = CTL_EXC;
             } else if (insn == 0x3020_0073 && prv == PRV_M) {
               Cpu.resValid = false;
@@ -687,9 +694,7 @@ export function run(budget: i32): i32 {
             } else if (insn == 0x1050_0073) {
               // WFI: illegal in U, and below M when mstatus.TW = 1 (§3.1.6.5, §3.3.3).
               if (prv == PRV_U || (prv < PRV_M && (Cpu.mstatus & MSTATUS_TW) != 0)) {
-                Cpu.excFlag = true;
-                Cpu.excCause = EXC_ILLEGAL;
-                Cpu.excTval = raw;
+                raise(EXC_ILLEGAL, raw);
                 ctl = CTL_EXC;
               } else if (wfiWake()) {
                 ctl = CTL_END;
@@ -706,17 +711,13 @@ export function run(budget: i32): i32 {
               tlbFlushAll();
               ctl = CTL_END;
             } else {
-              Cpu.excFlag = true;
-              Cpu.excCause = EXC_ILLEGAL;
-              Cpu.excTval = raw;
+              raise(EXC_ILLEGAL, raw);
               ctl = CTL_EXC;
             }
             break;
           }
           if (f3 == 4) {
-            Cpu.excFlag = true;
-            Cpu.excCause = EXC_ILLEGAL;
-            Cpu.excTval = raw;
+            raise(EXC_ILLEGAL, raw);
             ctl = CTL_EXC;
             break;
           }
@@ -727,9 +728,7 @@ export function run(budget: i32): i32 {
           const doWrite = op == 1 || rs1 != 0;
           const old = csrAccess(csr, op, src, doWrite);
           if (csrIllegal) {
-            Cpu.excFlag = true;
-            Cpu.excCause = EXC_ILLEGAL;
-            Cpu.excTval = raw;
+            raise(EXC_ILLEGAL, raw);
             ctl = CTL_EXC;
             break;
           }
@@ -737,12 +736,10 @@ export function run(budget: i32): i32 {
           if (doWrite) ctl = CTL_END;
           break;
         }
-        case 0x07: {
+        case 0x01: {
           // LOAD-FP: FLW, FLD (the hart owns FP memory access; FLW NaN-boxes, unprivileged spec §12.2).
           if ((Cpu.mstatus & MSTATUS_FS) == 0 || (f3 != 2 && f3 != 3)) {
-            Cpu.excFlag = true;
-            Cpu.excCause = EXC_ILLEGAL;
-            Cpu.excTval = raw;
+            raise(EXC_ILLEGAL, raw);
             ctl = CTL_EXC;
             break;
           }
@@ -750,12 +747,12 @@ export function run(budget: i32): i32 {
           let v: u64;
           if (f3 == 2) {
             const e = tlbEntry(rt, va);
-            if (load<u64>(e) == (va & TAG4)) v = <u64>load<u32>(<usize>(<u32>va + load<u32>(e, 8)));
+            if (load<u64>(e) == ((va & TAG4) | ep)) v = <u64>load<u32>(<usize>(<u32>va + load<u32>(e, 8)));
             else v = loadSlow(va, 4);
             v |= 0xffff_ffff_0000_0000;
           } else {
             const e = tlbEntry(rt, va);
-            if (load<u64>(e) == (va & TAG8)) v = load<u64>(<usize>(<u32>va + load<u32>(e, 8)));
+            if (load<u64>(e) == ((va & TAG8) | ep)) v = load<u64>(<usize>(<u32>va + load<u32>(e, 8)));
             else v = loadSlow(va, 8);
           }
           if (Cpu.excFlag) {
@@ -766,12 +763,10 @@ export function run(budget: i32): i32 {
           foldFsDirty();
           break;
         }
-        case 0x27: {
+        case 0x09: {
           // STORE-FP: FSW, FSD
           if ((Cpu.mstatus & MSTATUS_FS) == 0 || (f3 != 2 && f3 != 3)) {
-            Cpu.excFlag = true;
-            Cpu.excCause = EXC_ILLEGAL;
-            Cpu.excTval = raw;
+            raise(EXC_ILLEGAL, raw);
             ctl = CTL_EXC;
             break;
           }
@@ -779,25 +774,23 @@ export function run(budget: i32): i32 {
           const v = getF((insn >> 20) & 31);
           const e = tlbEntry(wt, va);
           if (f3 == 2) {
-            if (load<u64>(e) == (va & TAG4)) store<u32>(<usize>(<u32>va + load<u32>(e, 8)), <u32>v);
+            if (load<u64>(e) == ((va & TAG4) | ep)) store<u32>(<usize>(<u32>va + load<u32>(e, 8)), <u32>v);
             else storeSlow(va, 4, v);
           } else {
-            if (load<u64>(e) == (va & TAG8)) store<u64>(<usize>(<u32>va + load<u32>(e, 8)), v);
+            if (load<u64>(e) == ((va & TAG8) | ep)) store<u64>(<usize>(<u32>va + load<u32>(e, 8)), v);
             else storeSlow(va, 8, v);
           }
           if (Cpu.excFlag) ctl = CTL_EXC;
           break;
         }
-        case 0x43:
-        case 0x47:
-        case 0x4b:
-        case 0x4f:
-        case 0x53: {
+        case 0x10:
+        case 0x11:
+        case 0x12:
+        case 0x13:
+        case 0x14: {
           // OP-FP and fused multiply-add: executed by the FPU once mstatus.FS is on.
           if ((Cpu.mstatus & MSTATUS_FS) == 0 || fpExecute(insn) != 0) {
-            Cpu.excFlag = true;
-            Cpu.excCause = EXC_ILLEGAL;
-            Cpu.excTval = raw;
+            raise(EXC_ILLEGAL, raw);
             ctl = CTL_EXC;
             break;
           }
@@ -805,9 +798,7 @@ export function run(budget: i32): i32 {
           break;
         }
         default:
-          Cpu.excFlag = true;
-          Cpu.excCause = EXC_ILLEGAL;
-          Cpu.excTval = raw;
+          raise(EXC_ILLEGAL, raw);
           ctl = CTL_EXC;
           break;
       }
@@ -817,7 +808,7 @@ export function run(budget: i32): i32 {
     // ---- leave the chunk
     Cpu.inFlight = 0;
     const done = start - n;
-    left -= done;
+    left -= <i64>done;
     const k = <u64>done;
     Cpu.instretTotal += k;
     if ((Cpu.mcountinhibit & 4) == 0) Cpu.minstret += k;

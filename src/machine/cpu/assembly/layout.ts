@@ -20,7 +20,7 @@ export const TLB_BITS: u32 = 10;
 export const TLB_ENTRIES: u32 = 1 << TLB_BITS;
 /** Index mask for a TLB set. */
 export const TLB_MASK: u32 = TLB_ENTRIES - 1;
-/** Bytes of one TLB entry: u64 tag (virtual page, low 12 bits zero; all ones = empty) then u32 host addend. */
+/** Bytes of one TLB entry: u64 tag (virtual page | generation << 3; all ones = empty) then u32 host addend. */
 export const TLB_ENTRY_BYTES: u32 = 16;
 /** Bytes of one TLB set. */
 export const TLB_SET_BYTES: u32 = TLB_ENTRIES * TLB_ENTRY_BYTES;

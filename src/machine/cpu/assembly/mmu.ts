@@ -7,9 +7,9 @@
 // compare and one add. Privilege and SUM/MXR changes switch sets instead of flushing. Entries only ever point at
 // RAM; MMIO, the CLINT and the HTIF tohost page always take the slow path.
 //
-// An entry's tag is the virtual page address (low 12 bits zero). The fast path compares it with
-// `va & (~0xfff | (size - 1))`, so a misaligned access misses and takes the slow path, which handles accesses that
-// cross a page (RISC-V unprivileged spec §2.6 allows misaligned accesses to be done in hardware).
+// An entry's tag is the virtual page address ORed with the TLB generation in bits 3..11. The fast path compares it
+// with `(va & (~0xfff | (size - 1))) | generation`, so a misaligned access misses and takes the slow path, which
+// handles accesses that cross a page (RISC-V unprivileged spec §2.6 allows misaligned accesses in hardware).
 
 import { clintBase, clintRead, clintWrite, CLINT_SIZE } from './clint';
 import { CAUSE_HTIF_STOP, Cpu, PRV_M, PRV_U } from './cpu-state';
@@ -99,8 +99,18 @@ const PTE_HIGH_RESERVED: u64 = 0xffc0_0000_0000_0000;
   return <usize>(pa - RAM_BASE) + RAM_OFFSET;
 }
 
-/** Empties every TLB set that may hold entries (satp writes, SFENCE.VMA, HTIF setup). */
+/** Last usable TLB generation (bits 3..11; 511 << 3 is avoided so no tag can equal an all-ones empty entry). */
+const TLB_EPOCH_MAX: u64 = 510 << 3;
+
+/**
+ * Invalidates every TLB entry (satp writes, SFENCE.VMA, HTIF setup) by starting a new generation; every 510th
+ * flush really clears the sets in use. A flush must end the interpreter's chunk, which caches the generation.
+ */
 export function tlbFlushAll(): void {
+  if (Cpu.tlbEpoch < TLB_EPOCH_MAX) {
+    Cpu.tlbEpoch += 8;
+    return;
+  }
   let used = Cpu.tlbUsed;
   while (used != 0) {
     const set = <u32>ctz(used);
@@ -108,12 +118,14 @@ export function tlbFlushAll(): void {
     memory.fill(TLB_BASE + <usize>set * TLB_SET_BYTES, 0xff, TLB_SET_BYTES);
   }
   Cpu.tlbUsed = 0;
+  Cpu.tlbEpoch = 8;
 }
 
 /** Empties all sets unconditionally (reset). */
 export function tlbClear(): void {
   memory.fill(TLB_BASE, 0xff, <usize>TLB_SETS * TLB_SET_BYTES);
   Cpu.tlbUsed = 0;
+  Cpu.tlbEpoch = 8;
 }
 
 /** Picks the TLB sets for the current privilege and mstatus (call after any change of priv or mstatus). */
@@ -142,7 +154,7 @@ export function updateTlbContext(): void {
 function tlbFill(set: usize, va: u64, pa: u64): void {
   const e = tlbEntry(set, va);
   const vpage = va & ~(<u64>0xfff);
-  store<u64>(e, vpage);
+  store<u64>(e, vpage | Cpu.tlbEpoch);
   store<u32>(e, <u32>ramHost(pa & ~(<u64>0xfff)) - <u32>vpage, 8);
   Cpu.tlbUsed |= (<u32>1) << <u32>((set - TLB_BASE) / TLB_SET_BYTES);
 }
@@ -355,7 +367,7 @@ export function atomicHost(va: u64, size: u32, acc: i32): usize {
   }
   const set = acc == ACC_READ ? Cpu.readTlb : Cpu.writeTlb;
   const e = tlbEntry(set, va);
-  if (load<u64>(e) == (va & ~(<u64>0xfff))) return <usize>(<u32>va + load<u32>(e, 8));
+  if (load<u64>(e) == ((va & ~(<u64>0xfff)) | Cpu.tlbEpoch)) return <usize>(<u32>va + load<u32>(e, 8));
   const pa = translate(va, acc, Cpu.dataPriv);
   if (Cpu.excFlag) return 0;
   if (!inRam(pa, size) || (acc == ACC_WRITE && pa == Cpu.htifAddr)) {
@@ -373,7 +385,7 @@ export function atomicHost(va: u64, size: u32, acc: i32): usize {
 export function fetchAddend(pc: u64): u32 {
   const set = Cpu.fetchTlb;
   const e = tlbEntry(set, pc);
-  if (load<u64>(e) == (pc & ~(<u64>0xfff))) return load<u32>(e, 8);
+  if (load<u64>(e) == ((pc & ~(<u64>0xfff)) | Cpu.tlbEpoch)) return load<u32>(e, 8);
   const pa = translate(pc, ACC_FETCH, Cpu.priv);
   if (Cpu.excFlag) return 0;
   if (!inRam(pa, 4)) {

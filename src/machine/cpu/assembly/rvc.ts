@@ -1,6 +1,6 @@
 // Strata hart — the C extension as a table: every 16-bit instruction maps to the 32-bit instruction it expands to
 // (RISC-V unprivileged spec ch. 16, "C" Standard Extension, RV64 encodings), so the interpreter decodes compressed
-// code with one table load and its single 32-bit decoder. Reserved encodings map to 0, an illegal instruction.
+// code with one table load and its single 32-bit decoder. Reserved encodings map to RVC_ILLEGAL.
 //
 // HOT-LOOP EXCEPTION (docs/architecture.md): part of the CPU interpreter.
 
@@ -189,9 +189,16 @@ export function expandRvc(c: u32): u32 {
   return 0;
 }
 
+/**
+ * What an illegal compressed instruction expands to: opcode 0x1f (the reserved 48-bit prefix) so the interpreter's
+ * dense opcode dispatch sends it to the illegal-instruction path.
+ */
+export const RVC_ILLEGAL: u32 = 0x1f;
+
 /** Fills the expansion table (once, at init). */
 export function buildRvcTable(): void {
   for (let c: u32 = 0; c < 0x1_0000; c++) {
-    store<u32>(RVC_TABLE + ((<usize>c) << 2), (c & 3) == 3 ? 0 : expandRvc(c));
+    const x = (c & 3) == 3 ? 0 : expandRvc(c);
+    store<u32>(RVC_TABLE + ((<usize>c) << 2), x == 0 ? RVC_ILLEGAL : x);
   }
 }
