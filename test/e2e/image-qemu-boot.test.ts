@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { READY_LINE_PREFIX } from '../../src/services/images/initramfs.js';
 import { ConsoleSession } from '../helpers/console-session.js';
-import { ensureDebianImage, type SharedDebianImage } from '../helpers/debian-image.js';
+import { ensureDebianImageFiles, type SharedDebianImage } from '../helpers/debian-image.js';
 import { runStrata } from '../helpers/strata-cli.js';
 
 const hasQemu = spawnSync('qemu-system-riscv64', ['--version']).status === 0;
@@ -30,7 +30,7 @@ function qemu(img: SharedDebianImage, withNic: boolean): ConsoleSession {
 test('image list --format json shows the pulled image with its kernel version and true file hashes', {
   timeout: 660_000,
 }, async () => {
-  const img = await ensureDebianImage();
+  const img = await ensureDebianImageFiles();
   const r = await runStrata(['image', 'list', '--format', 'json'], { env: { STRATA_HOME: img.home } });
   assert.equal(r.code, 0, r.stderr);
   const list = JSON.parse(r.stdout) as {
@@ -68,7 +68,7 @@ test('the image boots in qemu-system-riscv64 with a NIC: modules, DHCP, ready li
   skip: !hasQemu && 'no qemu-system-riscv64',
   timeout: 900_000,
 }, async (t) => {
-  const img = await ensureDebianImage();
+  const img = await ensureDebianImageFiles();
   const vm = qemu(img, true);
   t.after(() => vm.kill());
   await vm.waitFor(/strata: eth0 configured by DHCP: 10\.0\.2\.15\/24/, BOOT_TIMEOUT_MS);
@@ -106,7 +106,7 @@ test('without a NIC the image says so and still reaches the shell', {
   skip: !hasQemu && 'no qemu-system-riscv64',
   timeout: 900_000,
 }, async (t) => {
-  const img = await ensureDebianImage();
+  const img = await ensureDebianImageFiles();
   const vm = qemu(img, false);
   t.after(() => vm.kill());
   await vm.waitFor(/strata: no network interface/, BOOT_TIMEOUT_MS);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { StrataError } from '../../base/errors.js';
+import { isStrataError, StrataError } from '../../base/errors.js';
 import { ProgressBar, type ProgressReporter, silentProgress } from '../../base/progress.js';
 import { renderTable } from '../../base/table.js';
 import { formatBytes } from '../../base/units.js';
@@ -47,6 +47,9 @@ export const registerImageCommands: CommandRegistrar = (program: Command, ctx: C
       ).catch((err: unknown) => {
         // A bar may be half drawn on the terminal: clear it so the error is the one line the user sees.
         if (!opts.quiet && ctx.stderr.isTTY) ctx.stderr.write('\r\x1b[K');
+        if (isStrataError(err) && err.code === 'ABORTED') {
+          throw new StrataError('ABORTED', `pull of image ${name} cancelled: the store is unchanged`);
+        }
         throw err;
       });
       ctx.stdout.write(`${result.message}\n`);
