@@ -7,7 +7,7 @@
  */
 
 import { spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { access, constants, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StrataError } from '../../base/errors.js';
 import { fsError, mkdirChecked, writeFileChecked } from './fs-checked.js';
@@ -209,8 +209,11 @@ export class PrivateApt {
         );
       }
     }
-    const keyringText = await readFile(this.opts.keyring).catch(() => undefined);
-    if (keyringText === undefined) {
+    const keyringReadable = await access(this.opts.keyring, constants.R_OK).then(
+      () => true,
+      () => false,
+    );
+    if (!keyringReadable) {
       throw new StrataError(
         'NOT_FOUND',
         `Debian archive keyring ${this.opts.keyring} not found: install debian-archive-keyring`,

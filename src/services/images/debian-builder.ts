@@ -102,10 +102,19 @@ export interface PullResult {
  * ABORTED. On any error the store holds the previous image (or none) and no staging folder.
  */
 export async function pullDebianImage(opts: DebianPullOptions): Promise<PullResult> {
-  const { store, progress, signal } = opts;
   const name = opts.name ?? 'debian';
-  store.imageDir(name);
+  opts.store.imageDir(name);
   const mirror = await chooseMirror(opts);
+  const release = await opts.store.lockForBuild(name);
+  try {
+    return await pullLocked(opts, name, mirror);
+  } finally {
+    await release();
+  }
+}
+
+async function pullLocked(opts: DebianPullOptions, name: string, mirror: string): Promise<PullResult> {
+  const { store, progress, signal } = opts;
   const cache = join(store.cacheDir, 'debian');
   const apt = new PrivateApt({
     stateDir: join(cache, 'apt'),
@@ -140,7 +149,7 @@ export async function pullDebianImage(opts: DebianPullOptions): Promise<PullResu
   const summary = `linux ${packages[kernelPkg]}, busybox ${packages[BUSYBOX]}, opensbi ${packages[OPENSBI]}`;
 
   const existing = await store.get(name).catch(() => undefined);
-  if (existing && samePackages(existing, packages) && (await store.verify(existing, signal))) {
+  if (existing && sameBuild(existing, packages) && (await store.verify(existing, signal))) {
     return {
       status: 'up-to-date',
       manifest: existing,
@@ -180,10 +189,11 @@ export async function pullDebianImage(opts: DebianPullOptions): Promise<PullResu
       release: DEBIAN_SUITE,
       kernelVersion,
       kernelCmdline: 'console=ttyS0',
-      packages: { ...packages, 'strata-builder': String(DEBIAN_BUILDER_VERSION) },
+      packages,
       mirror,
       files,
       createdAt: (opts.now?.() ?? new Date()).toISOString(),
+      builderVersion: DEBIAN_BUILDER_VERSION,
     };
     await staging.commit(manifest);
     await pruneCache(debsDir, new Set(downloads.map((d) => d.fileName)));
@@ -241,11 +251,12 @@ function versionedKernelPackage(meta: AptStanza | undefined): string {
   return pkg;
 }
 
-function samePackages(m: ImageManifest, packages: Record<string, string>): boolean {
-  const want: Record<string, string> = { ...packages, 'strata-builder': String(DEBIAN_BUILDER_VERSION) };
-  const a = Object.keys(want).sort();
+/** True when `m` was built by this recipe from exactly `packages` (same names, same versions). */
+function sameBuild(m: ImageManifest, packages: Record<string, string>): boolean {
+  if (m.builderVersion !== DEBIAN_BUILDER_VERSION) return false;
+  const a = Object.keys(packages).sort();
   const b = Object.keys(m.packages).sort();
-  return a.length === b.length && a.every((k, i) => k === b[i] && m.packages[k] === want[k]);
+  return a.length === b.length && a.every((k, i) => k === b[i] && m.packages[k] === packages[k]);
 }
 
 /** Removes cached package files (and stray partial files) that the current image no longer uses. */

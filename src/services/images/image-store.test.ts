@@ -33,6 +33,7 @@ function manifest(name: string, files: ImageManifest['files']): ImageManifest {
     mirror: 'http://mirror.example/debian',
     files,
     createdAt: '2026-01-02T03:04:05.000Z',
+    builderVersion: 1,
   };
 }
 
@@ -137,4 +138,17 @@ test('fsError turns ENOSPC into a one-line NO_SPACE error naming the path', () =
     fsError(Object.assign(new Error('x'), { code: 'EACCES' }), '/p', 'reading').message,
     'permission denied reading /p',
   );
+});
+
+test('one build at a time per image: a live holder is a CONFLICT, a dead one is taken over', async (t) => {
+  const store = new ImageStore(tempHome(t));
+  const release = await store.lockForBuild('img');
+  writeFileSync(join(store.imagesDir, '.pull-other.lock'), String(process.ppid));
+  await assert.rejects(store.lockForBuild('other'), /another pull of image other is running \(pid \d+\)/);
+  writeFileSync(join(store.imagesDir, '.pull-other.lock'), '999999999');
+  const r2 = await store.lockForBuild('other');
+  await r2();
+  await release();
+  assert.deepEqual(readdirSync(store.imagesDir), []);
+  assert.deepEqual(await store.list(), []);
 });

@@ -8,7 +8,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, readFile, rename, stat } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { StrataError } from '../../base/errors.js';
@@ -46,6 +46,8 @@ export interface ImageManifest {
   files: ImageFile[];
   /** ISO 8601 UTC time the image was built. */
   createdAt: string;
+  /** The version of the recipe that built the image; a newer recipe rebuilds it even if no package changed. */
+  builderVersion: number;
 }
 
 /**
@@ -107,6 +109,7 @@ export function parseManifest(value: unknown, where: string): ImageManifest {
     throw bad('packages');
   }
   if (Number.isNaN(Date.parse(str('createdAt')))) throw bad('createdAt');
+  if (!Number.isSafeInteger(v.builderVersion)) throw bad('builderVersion');
   return {
     schemaVersion: MANIFEST_SCHEMA_VERSION,
     name: str('name'),
@@ -119,6 +122,7 @@ export function parseManifest(value: unknown, where: string): ImageManifest {
     mirror: str('mirror'),
     files,
     createdAt: str('createdAt'),
+    builderVersion: v.builderVersion as number,
   };
 }
 
@@ -267,6 +271,38 @@ export class ImageStore {
         await removeQuietly(dir);
       },
     };
+  }
+
+  /**
+   * Takes the store's lock for building image `name` (a file `images/.pull-<name>.lock` holding the owner's
+   * pid, created exclusively) and returns its release function. CONFLICT naming the pid when a live process
+   * holds it; a lock left by a process that is gone is taken over.
+   */
+  async lockForBuild(name: string): Promise<() => Promise<void>> {
+    checkImageName(name);
+    await mkdirChecked(this.imagesDir);
+    const path = join(this.imagesDir, `.pull-${name}.lock`);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await writeFile(path, String(process.pid), { flag: 'wx' });
+        return async () => {
+          await rm(path, { force: true }).catch(() => {
+            // Best effort: a stale lock is taken over by the next pull anyway.
+          });
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, path);
+      }
+      const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      if (owner > 0 && owner !== process.pid && isAlive(owner)) {
+        throw new StrataError(
+          'CONFLICT',
+          `another pull of image ${name} is running (pid ${owner}); try again when it ends`,
+        );
+      }
+      await rm(path, { force: true }).catch(() => undefined);
+    }
+    throw new StrataError('CONFLICT', `cannot take the build lock ${path}`);
   }
 
   private async removeStaleStaging(): Promise<void> {
