@@ -114,6 +114,9 @@ test('parseManifest names the first bad field', () => {
     /'files\[0\]'/,
   );
   assert.throws(() => parseManifest({ ...good, createdAt: 'yesterday' }, 'm'), /'createdAt'/);
+  assert.throws(() => parseManifest({ ...good, builderVersion: 'x' }, 'm'), /'builderVersion'/);
+  const { builderVersion: _, ...older } = good;
+  assert.equal(parseManifest(older, 'm').builderVersion, 0, 'manifests from before builderVersion read as 0');
 });
 
 test('a corrupt manifest.json is an IO error naming the file', async (t) => {

@@ -109,7 +109,9 @@ export function parseManifest(value: unknown, where: string): ImageManifest {
     throw bad('packages');
   }
   if (Number.isNaN(Date.parse(str('createdAt')))) throw bad('createdAt');
-  if (!Number.isSafeInteger(v.builderVersion)) throw bad('builderVersion');
+  // Manifests written before builderVersion existed read as version 0: listed, and rebuilt by the next pull.
+  const builderVersion = v.builderVersion ?? 0;
+  if (!Number.isSafeInteger(builderVersion)) throw bad('builderVersion');
   return {
     schemaVersion: MANIFEST_SCHEMA_VERSION,
     name: str('name'),
@@ -122,7 +124,7 @@ export function parseManifest(value: unknown, where: string): ImageManifest {
     mirror: str('mirror'),
     files,
     createdAt: str('createdAt'),
-    builderVersion: v.builderVersion as number,
+    builderVersion: builderVersion as number,
   };
 }
 
