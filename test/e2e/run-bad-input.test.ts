@@ -74,7 +74,10 @@ test('a Linux Image with --bios none is refused: it needs SBI firmware', async (
   bytes.set(new TextEncoder().encode('RISCV\0\0\0'), 0x30);
   bytes.set([0x52, 0x53, 0x43, 0x05], 0x38);
   const img = file('image.bin', bytes);
-  await expectOneLineError(['--kernel', img, '--htif', '--bios', 'none'], /image\.bin' is a Linux Image, which needs SBI firmware/);
+  await expectOneLineError(
+    ['--kernel', img, '--htif', '--bios', 'none'],
+    /image\.bin' is a Linux Image, which needs SBI firmware/,
+  );
 });
 
 test('an unknown image is named with the command that gets it', async () => {
