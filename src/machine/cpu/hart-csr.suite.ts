@@ -8,6 +8,7 @@ import {
   M_LOGGING_HANDLER,
   makeHart,
   RAM_BASE,
+  ramU64,
   reg64,
   runProgram,
   writeRamU64,
@@ -186,6 +187,48 @@ s_code:
     assert.equal(h.getReg(8), 0x1234, 'MPRV load through the page table');
     assert.deepEqual(logEntry(h, 0), { cause: [13, 0], tval: [0x4000_1000, 0] }, 'X-only page without MXR');
     assert.equal(h.getReg(18), 0x5678, 'X-only page with MXR');
+  });
+
+  test('Sv39: misaligned accesses across a page boundary; a fault on the second page leaves no partial store', () => {
+    const ROOT = 0x8010_0000;
+    const L1 = 0x8010_1000;
+    const L0 = 0x8010_2000;
+    const pte = (pa: number, flags: number): number => (pa / 4096) * 1024 + flags;
+    const h = runProgram(
+      factory,
+      `${MODE_MACROS}${SETUP_LOG}
+      li t0, (8 << 60) | (${ROOT} >> 12)
+      csrw satp, t0
+      ENTER_S s_code
+s_code:
+      li t1, 0x40000ffc
+      li t2, 0x1122334455667788
+      sd t2, 0(t1)
+      ld s0, 0(t1)
+      li t1, 0x40001ffe
+      sw t2, 0(t1)
+      lw s1, 0(t1)
+      ecall
+      ${M_LOGGING_HANDLER}
+    `,
+      {
+        setup: (hh) => {
+          writeRamU64(hh, ROOT + 2 * 8, pte(0x8000_0000, 0xcf));
+          writeRamU64(hh, ROOT + 1 * 8, pte(L1, 1));
+          writeRamU64(hh, L1, pte(L0, 1));
+          writeRamU64(hh, L0, pte(0x8020_3000, 0xc7)); // RW, physically apart from the next page
+          writeRamU64(hh, L0 + 8, pte(0x8020_0000, 0xc7));
+          writeRamU64(hh, L0 + 16, pte(0x8020_6000, 0x43)); // read-only
+          writeRamU64(hh, 0x8020_0ff8, 0xaaaa_aaaa, 0xbbbb_bbbb);
+        },
+      },
+    );
+    assert.deepEqual(reg64(h, 8), [0x5566_7788, 0x1122_3344]);
+    assert.deepEqual(ramU64(h, 0x8020_3ff8), [0, 0x5566_7788]);
+    assert.deepEqual(ramU64(h, 0x8020_0000), [0x1122_3344, 0]);
+    assert.deepEqual(logEntry(h, 0), { cause: [15, 0], tval: [0x4000_2000, 0] }, 'store faults on the read-only page');
+    assert.deepEqual(ramU64(h, 0x8020_0ff8), [0xaaaa_aaaa, 0xbbbb_bbbb], 'nothing written to the first page');
+    assert.equal(h.getReg(9), 0xbbbb, 'load across into the read-only page works');
   });
 
   test('SEIP reads as the OR of the PLIC line and the software bit; CSRRS does not latch the line', () => {

@@ -4,6 +4,8 @@
  * addresses below 2^32 for MMIO.
  */
 
+import type { HartState } from './hart-state.js';
+
 /** Why `run()` returned. */
 export enum StopReason {
   /** The instruction budget ran out; call `run()` again after servicing devices. */
@@ -49,4 +51,8 @@ export interface HartPort {
   htifToHost(): number;
   /** Why the hart faulted, for the report. */
   faultText(): string;
+  /** Saves registers, CSRs and the hart's CLINT timer state (not RAM) as a plain versioned object (snapshots). */
+  saveState?(): HartState;
+  /** Restores a state made by saveState; throws INVALID_ARGUMENT for a malformed state and changes nothing. */
+  restoreState?(state: HartState): void;
 }

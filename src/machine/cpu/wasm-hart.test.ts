@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { hartCsrSuite } from './hart-csr.suite.js';
 import { hartIsaSuite } from './hart-isa.suite.js';
 import { StopReason } from './hart-port.js';
+import { hartPortSuite } from './hart-port.suite.js';
 import { hartPrivSuite } from './hart-priv.suite.js';
 import type { HartState } from './hart-state.js';
 import { assemble, type HartFactory, makeHart, RAM_BASE, TOHOST } from './hart-test-kit.suite.js';
@@ -15,6 +16,7 @@ const factory: HartFactory = (opts) => WasmHart.create(wasmModule, opts);
 hartIsaSuite(factory);
 hartPrivSuite(factory);
 hartCsrSuite(factory);
+hartPortSuite(factory);
 
 test('benchmark: integer loop MIPS (printed, not asserted)', () => {
   const iterations = 20_000_000;
@@ -154,4 +156,19 @@ test('random instruction streams in random privilege and translation states neve
       if (stop !== StopReason.Budget) break;
     }
   }
+});
+
+test('a hart can run in a memory made elsewhere (VMM thread) whose RAM view aliases the hart RAM', () => {
+  const memory = WasmHart.createMemory(1 << 20);
+  const outside = WasmHart.ramView(memory, 1 << 20);
+  const h = WasmHart.create(wasmModule, { ramBytes: 1 << 20, mmio: { read: () => 0, write: () => {} }, memory });
+  outside.set(assemble('li a0, 42\n1: j 1b'), 0);
+  h.reset(RAM_BASE);
+  h.run(10);
+  assert.equal(h.getReg(10), 42);
+  assert.throws(
+    () => WasmHart.create(wasmModule, { ramBytes: 2 << 20, mmio: { read: () => 0, write: () => {} }, memory }),
+    /does not match/,
+  );
+  assert.throws(() => WasmHart.createMemory(1000), /not a positive multiple of 64 KiB/);
 });

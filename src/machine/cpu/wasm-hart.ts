@@ -31,6 +31,11 @@ export interface WasmHartOptions {
    * host clock (tests, record/replay). 0 or absent: host clock.
    */
   instructionsPerTick?: number;
+  /**
+   * The shared memory to run in, for example made on the VMM thread (see {@link WasmHart.createMemory}) so that
+   * devices there see guest RAM while the hart runs in a worker. Absent: a new memory.
+   */
+  memory?: WebAssembly.Memory;
 }
 
 /** The exports of hart.wasm (see src/machine/cpu/assembly/index.ts); every value is an i32 or an f64. */
@@ -149,16 +154,40 @@ export class WasmHart implements HartPort {
     return WasmHart.finish(memory, instance, opts);
   }
 
+  /** WebAssembly pages of the memory for `ramBytes` of RAM (hart state, RAM and a guard page). */
+  static memoryPages(ramBytes: number): number {
+    return Math.ceil((RAM_OFFSET_BYTES + ramBytes + GUARD_BYTES) / WASM_PAGE_BYTES);
+  }
+
+  /** A shared memory for a hart with `ramBytes` of RAM (a positive multiple of 64 KiB, below 4 GiB in total). */
+  static createMemory(ramBytes: number): WebAssembly.Memory {
+    if (!Number.isInteger(ramBytes) || ramBytes <= 0 || ramBytes % WASM_PAGE_BYTES !== 0) {
+      throw new StrataError('INVALID_ARGUMENT', `hart RAM size ${ramBytes} is not a positive multiple of 64 KiB`);
+    }
+    const pages = WasmHart.memoryPages(ramBytes);
+    if (pages > 65536) {
+      throw new StrataError('INVALID_ARGUMENT', `hart RAM size ${ramBytes} does not fit in a 4 GiB WebAssembly memory`);
+    }
+    return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  }
+
+  /** Guest RAM inside a hart memory made by createMemory (physical RAM base at index 0). */
+  static ramView(memory: WebAssembly.Memory, ramBytes: number): Uint8Array {
+    return new Uint8Array(memory.buffer, RAM_OFFSET_BYTES, ramBytes);
+  }
+
   private static prepare(opts: WasmHartOptions): { memory: WebAssembly.Memory; imports: WebAssembly.Imports } {
     const { ramBytes } = opts;
     if (!Number.isInteger(ramBytes) || ramBytes <= 0 || ramBytes % WASM_PAGE_BYTES !== 0) {
       throw new StrataError('INVALID_ARGUMENT', `hart RAM size ${ramBytes} is not a positive multiple of 64 KiB`);
     }
-    const pages = Math.ceil((RAM_OFFSET_BYTES + ramBytes + GUARD_BYTES) / WASM_PAGE_BYTES);
-    if (pages > 65536) {
-      throw new StrataError('INVALID_ARGUMENT', `hart RAM size ${ramBytes} does not fit in a 4 GiB WebAssembly memory`);
+    const memory = opts.memory ?? WasmHart.createMemory(ramBytes);
+    if (memory.buffer.byteLength !== WasmHart.memoryPages(ramBytes) * WASM_PAGE_BYTES) {
+      throw new StrataError(
+        'INVALID_ARGUMENT',
+        `hart memory of ${memory.buffer.byteLength} bytes does not match RAM size ${ramBytes} (use WasmHart.createMemory)`,
+      );
     }
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     const mmio = opts.mmio;
     const nowTicks = opts.nowTicks ?? (() => performance.now() * 10_000);
     const imports: WebAssembly.Imports = {
@@ -185,6 +214,14 @@ export class WasmHart implements HartPort {
     ex.setHartId(opts.hartId ?? 0);
     if (opts.instructionsPerTick) ex.setInstructionClock(opts.instructionsPerTick);
     return new WasmHart(memory, ex, opts.ramBytes);
+  }
+
+  /**
+   * Index, in an Int32Array over `memory.buffer`, of the external interrupt line word (bit 0 MEIP, bit 1 SEIP). A
+   * device thread may Atomics.or/and it and Atomics.notify a hart thread that sleeps in Atomics.wait after WFI.
+   */
+  get irqLinesWordIndex(): number {
+    return this.irqWord;
   }
 
   /** Guest physical address of `ram[0]`. */

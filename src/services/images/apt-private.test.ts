@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,4 +137,32 @@ test('prepare: a PATH without apt-get is UNAVAILABLE, a missing keyring NOT_FOUN
     noKey.sourcesLine(),
     `deb [arch=riscv64 signed-by=${join(dir, 'missing.gpg')}] http://m.example/debian trixie main\n`,
   );
+});
+
+test("the private configuration shuts out the host's apt.conf.d (no host hooks run) and keeps our directories", {
+  skip: spawnSync('apt-config', ['dump']).status !== 0 && 'no apt-config',
+}, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-apt-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const keyring = join(dir, 'keyring.gpg');
+  writeFileSync(keyring, '');
+  const apt = new PrivateApt({
+    stateDir: dir,
+    mirror: 'http://m.example/debian',
+    suite: 'trixie',
+    component: 'main',
+    arch: 'riscv64',
+    keyring,
+    env: process.env,
+  });
+  await apt.prepare();
+  const dump = spawnSync('apt-config', ['dump'], {
+    env: { ...process.env, APT_CONFIG: join(dir, 'apt.conf') },
+  }).stdout.toString();
+  assert.doesNotMatch(dump, /Post-Invoke|Pre-Invoke/);
+  assert.match(dump, new RegExp(`^Dir::Etc::parts "${dir}/etc/apt\\.conf\\.d";$`, 'm'));
+  assert.match(dump, new RegExp(`^Dir::State::lists "${dir}/lists";$`, 'mi'));
+  assert.match(dump, /^Dir::State::status "\/dev\/null";$/m);
+  assert.match(dump, /^APT::Architecture "riscv64";$/m);
+  assert.match(dump, /^APT::Update::Error-Mode "any";$/m);
 });

@@ -1,9 +1,10 @@
 /**
  * apt-get under a private configuration: fetches Debian packages for another architecture without touching the
- * host's apt state. The private `apt.conf` (passed with `APT_CONFIG`) points every state, cache and source
- * directory into the image cache; the host's `apt.conf.d` fragments still apply, so a proxy the host configured
- * keeps working. Signature checking is apt's own: `apt-get update` verifies the mirror's `InRelease` with the
- * keyring named by `signed-by`, and every package hash we later check comes from that signed index.
+ * host's apt state. The private `apt.conf` (passed with `APT_CONFIG`, which apt reads first) points every state,
+ * cache, source and configuration-fragment directory into the image cache, so the host's `apt.conf.d` hooks
+ * (`APT::Update::Post-Invoke*`, cache cleaners) never run for our updates; only the host's HTTP proxy settings
+ * are carried over. Signature checking is apt's own: `apt-get update` verifies the mirror's `InRelease` with
+ * the keyring named by `signed-by`, and every package hash we later check comes from that signed index.
  */
 
 import { spawn } from 'node:child_process';
@@ -11,7 +12,7 @@ import { access, constants, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StrataError } from '../../base/errors.js';
 import { fsError, mkdirChecked, writeFileChecked } from './fs-checked.js';
-import { findExecutable } from './host-tools.js';
+import { findExecutable, runTool } from './host-tools.js';
 
 /** Debian release code names and aliases a host's sources may name (suffixes like `-updates` are stripped). */
 const DEBIAN_SUITES = new Set([
@@ -220,11 +221,21 @@ export class PrivateApt {
       );
     }
     const d = this.opts.stateDir;
-    for (const sub of ['etc/sources.list.d', 'etc/preferences.d', 'lists/partial', 'cache/archives/partial', 'state']) {
+    for (const sub of [
+      'etc/apt.conf.d',
+      'etc/sources.list.d',
+      'etc/preferences.d',
+      'lists/partial',
+      'cache/archives/partial',
+      'state',
+    ]) {
       await mkdirChecked(join(d, sub));
     }
     await writeFileChecked(join(d, 'etc/sources.list'), this.sourcesLine());
     const conf = [
+      // apt reads APT_CONFIG first: these two keep it from reading the host's apt.conf and apt.conf.d after it.
+      `Dir::Etc::main "${join(d, 'apt.conf')}";`,
+      `Dir::Etc::parts "${join(d, 'etc/apt.conf.d')}";`,
       `Dir::Etc::sourcelist "${join(d, 'etc/sources.list')}";`,
       `Dir::Etc::sourceparts "${join(d, 'etc/sources.list.d')}";`,
       `Dir::Etc::preferences "${join(d, 'etc/preferences')}";`,
@@ -243,9 +254,34 @@ export class PrivateApt {
       'Acquire::http::Timeout "30";',
       'Acquire::https::Timeout "30";',
       'Acquire::Languages "none";',
+      // Keep the index compressed (20 MB, not 54 MB) and build apt's package cache in memory (not 2 x 41 MB).
+      'Acquire::GzipIndexes "true";',
+      'Dir::Cache::pkgcache "";',
+      'Dir::Cache::srcpkgcache "";',
+      ...(await this.hostProxySettings()),
       '',
     ].join('\n');
     await writeFileChecked(join(d, 'apt.conf'), conf);
+  }
+
+  /**
+   * The host's `Acquire::http(s)::Proxy` settings as apt.conf lines (from `apt-config dump` under the host's own
+   * configuration), so a host that reaches its mirror through a proxy still does. Empty when there are none or
+   * apt-config cannot tell.
+   */
+  private async hostProxySettings(): Promise<string[]> {
+    const env: NodeJS.ProcessEnv = { ...this.opts.env, LC_ALL: 'C' };
+    delete env.APT_CONFIG;
+    const out = await runTool('apt-config', ['dump'], {
+      env,
+      signal: AbortSignal.timeout(10_000),
+      onFail: (stderr) => new StrataError('UNAVAILABLE', `apt-config dump failed: ${stderr}`),
+    }).catch(() => undefined);
+    if (!out) return [];
+    return out.stdout
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => /^Acquire::(http|https)::Proxy(::[^\s"]+)? "[^"]*";$/.test(l));
   }
 
   /** `apt-get update`: downloads and verifies the signed index (conditional requests when it is unchanged). */

@@ -10,10 +10,13 @@
 
 import { StrataError } from '../../base/errors.js';
 
-/** File type bits of `st_mode` (POSIX `<sys/stat.h>`), as cpio stores them. */
+/** `st_mode` file type of a directory (POSIX `<sys/stat.h>`), as cpio stores it. */
 export const S_IFDIR = 0o040000;
+/** `st_mode` file type of a regular file. */
 export const S_IFREG = 0o100000;
+/** `st_mode` file type of a symbolic link. */
 export const S_IFLNK = 0o120000;
+/** `st_mode` file type of a character device. */
 export const S_IFCHR = 0o020000;
 
 const NEWC_MAGIC = '070701';

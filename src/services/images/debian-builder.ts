@@ -33,9 +33,11 @@ import {
   resolveModuleClosure,
 } from './module-deps.js';
 
-/** The Debian release, component and architecture of the image. */
+/** The Debian release the image is built from (Debian 13). */
 export const DEBIAN_SUITE = 'trixie';
+/** The archive component holding every package the image needs. */
 export const DEBIAN_COMPONENT = 'main';
+/** The Debian architecture of the image. */
 export const DEBIAN_ARCH = 'riscv64';
 /** The keyring that verifies trixie's Release file on a Debian host (Debian 12's keyring includes its key). */
 export const DEFAULT_DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
@@ -73,7 +75,7 @@ export interface DebianPullOptions {
   store: ImageStore;
   /** Image name in the store (the pull source is always Debian). */
   name?: string;
-  /** The environment tools run with (PATH decides which apt-get, dpkg-deb, xz). */
+  /** The environment tools run with (PATH decides which apt-get, tar, xz). */
   env: NodeJS.ProcessEnv;
   /** A mirror URL to use instead of the one the host's apt sources name. */
   mirror?: string;
@@ -98,7 +100,7 @@ export interface PullResult {
 
 /**
  * Pulls (or refreshes) the Debian image. Errors are one-line StrataErrors: NOT_FOUND (no mirror, missing
- * package or keyring), UNAVAILABLE (apt-get, dpkg-deb or xz missing), NETWORK, CHECKSUM, NO_SPACE, IO,
+ * package or keyring), UNAVAILABLE (apt-get, tar or xz missing), NETWORK, CHECKSUM, NO_SPACE, IO,
  * ABORTED. On any error the store holds the previous image (or none) and no staging folder.
  */
 export async function pullDebianImage(opts: DebianPullOptions): Promise<PullResult> {
@@ -133,7 +135,7 @@ async function pullLocked(opts: DebianPullOptions, name: string, mirror: string)
   const indexNote =
     update.gets === 0
       ? `the mirror's signed index is unchanged (${update.hits} conditional request${update.hits === 1 ? '' : 's'})`
-      : `apt re-read the mirror's signed index (${formatBytes(update.fetchedBytes)} in ${update.gets} file${update.gets === 1 ? '' : 's'})`;
+      : `apt fetched the mirror's signed index (${formatBytes(update.fetchedBytes)} in ${update.gets} file${update.gets === 1 ? '' : 's'})`;
   progress.note(`index checked: ${indexNote}`);
 
   const base = await apt.show([KERNEL_META, BUSYBOX, OPENSBI], signal);

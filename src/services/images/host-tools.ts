@@ -1,4 +1,4 @@
-/** Host programs the image builder runs (apt-get, dpkg-deb, xz): lookup in PATH and a checked runner. */
+/** Host programs the image builder runs (apt-get, tar, xz): lookup in PATH and a checked runner. */
 
 import { spawn } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';

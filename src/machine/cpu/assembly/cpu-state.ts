@@ -5,14 +5,20 @@
 
 /** Privilege level encodings (RISC-V privileged spec §1.2). */
 export const PRV_U: i32 = 0;
+/** Supervisor mode. */
 export const PRV_S: i32 = 1;
+/** Machine mode. */
 export const PRV_M: i32 = 3;
 
 /** Why the interpreter left `run()`; mirrors `StopReason` of hart-port.ts. */
 export const STOP_NONE: i32 = -1;
+/** StopReason.Budget. */
 export const STOP_BUDGET: i32 = 0;
+/** StopReason.Wfi. */
 export const STOP_WFI: i32 = 1;
+/** StopReason.Htif. */
 export const STOP_HTIF: i32 = 2;
+/** StopReason.Fault. */
 export const STOP_FAULT: i32 = 3;
 
 /** Pseudo exception cause used by the store path to ask the loop to stop for HTIF (never reaches the guest). */

@@ -12,7 +12,9 @@ import { buildRvcTable } from './rvc';
 import { FREG_BASE, RAM_BASE, RAM_OFFSET, XREG_BASE } from './state';
 import { MIP_MTIP } from './trap';
 
+/** Runs up to about `budget` instructions (see interp.ts). */
 export { run } from './interp';
+/** Snapshot support (see snapshot.ts). */
 export { loadState, pmpAddressBase, pmpConfigBase, saveState } from './snapshot';
 
 import { SNAPSHOT_BASE, SNAPSHOT_SLOTS } from './snapshot';
@@ -101,9 +103,9 @@ export function setExternal(mask: u32, level: u32): void {
   store<u32>(IRQ_LINES, level != 0 ? v | mask : v & ~mask);
 }
 
-/** mtime ticks until the timer interrupt can fire (0 if due), or +Infinity when mie.MTIE is off. */
+/** mtime ticks until the timer interrupt can fire (0 if due), or +Infinity when mie.MTIE is off or mtimecmp is all ones. */
 export function ticksUntilTimer(): f64 {
-  if ((Cpu.mie & MIP_MTIP) == 0) return Infinity;
+  if ((Cpu.mie & MIP_MTIP) == 0 || Cpu.mtimecmp == 0xffff_ffff_ffff_ffff) return Infinity;
   const now = mtimeNow();
   if (now >= Cpu.mtimecmp) return 0;
   return <f64>(Cpu.mtimecmp - now);

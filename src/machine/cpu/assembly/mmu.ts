@@ -35,21 +35,34 @@ declare function mmioWrite(addr: u32, size: u32, value: u32): void;
 
 /** Access kinds, as used for fault causes. */
 export const ACC_READ: i32 = 0;
+/** Store or AMO access. */
 export const ACC_WRITE: i32 = 1;
+/** Instruction fetch. */
 export const ACC_FETCH: i32 = 2;
 
 /** Exception causes (RISC-V privileged spec §3.1.15, Table 3.6). */
 export const EXC_INSN_MISALIGNED: u64 = 0;
+/** Instruction access fault. */
 export const EXC_INSN_ACCESS: u64 = 1;
+/** Illegal instruction. */
 export const EXC_ILLEGAL: u64 = 2;
+/** Breakpoint. */
 export const EXC_BREAKPOINT: u64 = 3;
+/** Load address misaligned. */
 export const EXC_LOAD_MISALIGNED: u64 = 4;
+/** Load access fault. */
 export const EXC_LOAD_ACCESS: u64 = 5;
+/** Store/AMO address misaligned. */
 export const EXC_STORE_MISALIGNED: u64 = 6;
+/** Store/AMO access fault. */
 export const EXC_STORE_ACCESS: u64 = 7;
+/** Environment call from U-mode (from S: +1, from M: +3). */
 export const EXC_ECALL_U: u64 = 8;
+/** Instruction page fault. */
 export const EXC_INSN_PAGE: u64 = 12;
+/** Load page fault. */
 export const EXC_LOAD_PAGE: u64 = 13;
+/** Store/AMO page fault. */
 export const EXC_STORE_PAGE: u64 = 15;
 
 /** mstatus bits that affect translation. */
@@ -189,8 +202,9 @@ export function translate(va: u64, acc: i32, prv: i32): u64 {
       return 0;
     }
     if ((pte & (PTE_R | PTE_X)) != 0) break;
-    // Non-leaf: D, A and U are reserved and must be zero (§4.3.1).
-    if ((pte & (PTE_D | PTE_A | PTE_U)) != 0 || level == 0) {
+    // A pointer at the last level is a page fault (§4.3.2 step 4). D, A and U of pointers are reserved for
+    // software to clear; the walk ignores them, as the algorithm does.
+    if (level == 0) {
       raise(pageFaultCause(acc), va);
       return 0;
     }
@@ -223,15 +237,25 @@ export function translate(va: u64, acc: i32, prv: i32): u64 {
   return ((ppn << 12) & ~offMask) | (va & offMask);
 }
 
+/** Reads `size` bytes (zero-extended) at a linear-memory address of RAM. */
+function readHost(h: usize, size: u32): u64 {
+  if (size == 8) return load<u64>(h);
+  if (size == 4) return <u64>load<u32>(h);
+  if (size == 2) return <u64>load<u16>(h);
+  return <u64>load<u8>(h);
+}
+
+/** Writes the low `size` bytes of `value` at a linear-memory address of RAM. */
+function writeHost(h: usize, size: u32, value: u64): void {
+  if (size == 8) store<u64>(h, value);
+  else if (size == 4) store<u32>(h, <u32>value);
+  else if (size == 2) store<u16>(h, <u16>value);
+  else store<u8>(h, <u8>value);
+}
+
 /** Reads a physical address outside the TLB fast path; access fault when nothing is there. */
 function physRead(pa: u64, size: u32, va: u64): u64 {
-  if (inRam(pa, size)) {
-    const h = ramHost(pa);
-    if (size == 8) return load<u64>(h);
-    if (size == 4) return <u64>load<u32>(h);
-    if (size == 2) return <u64>load<u16>(h);
-    return <u64>load<u8>(h);
-  }
+  if (inRam(pa, size)) return readHost(ramHost(pa), size);
   if (pa - clintBase < CLINT_SIZE) return clintRead(<u32>(pa - clintBase), size);
   if (pa + size <= 0x1_0000_0000) {
     if (size == 8) {
@@ -248,11 +272,7 @@ function physRead(pa: u64, size: u32, va: u64): u64 {
 /** Writes a physical address outside the TLB fast path; access fault when nothing is there. */
 function physWrite(pa: u64, size: u32, value: u64, va: u64): void {
   if (inRam(pa, size)) {
-    const h = ramHost(pa);
-    if (size == 8) store<u64>(h, value);
-    else if (size == 4) store<u32>(h, <u32>value);
-    else if (size == 2) store<u16>(h, <u16>value);
-    else store<u8>(h, <u8>value);
+    writeHost(ramHost(pa), size, value);
     return;
   }
   if (pa - clintBase < CLINT_SIZE) {
@@ -300,6 +320,9 @@ export function loadSlow(va: u64, size: u32): u64 {
     }
     return v;
   }
+  // A misaligned access inside one page misses the fast path's tag compare; the page may still be cached.
+  const e = tlbEntry(Cpu.readTlb, va);
+  if (load<u64>(e) == ((va & ~(<u64>0xfff)) | Cpu.tlbEpoch)) return readHost(<usize>(<u32>va + load<u32>(e, 8)), size);
   const pa = translate(va, ACC_READ, prv);
   if (Cpu.excFlag) return 0;
   if (inRam(pa, size)) {
@@ -329,6 +352,11 @@ export function storeSlow(va: u64, size: u32, value: u64): void {
       physWrite(pb, 1, value >> ((<u64>i) << 3), va);
       if (Cpu.excFlag) return;
     }
+    return;
+  }
+  const e = tlbEntry(Cpu.writeTlb, va);
+  if (load<u64>(e) == ((va & ~(<u64>0xfff)) | Cpu.tlbEpoch)) {
+    writeHost(<usize>(<u32>va + load<u32>(e, 8)), size, value);
     return;
   }
   const pa = translate(va, ACC_WRITE, prv);

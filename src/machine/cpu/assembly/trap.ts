@@ -7,26 +7,44 @@ import { Cpu, PRV_M, PRV_S, PRV_U } from './cpu-state';
 import { IRQ_LINES } from './layout';
 import { updateTlbContext } from './mmu';
 
+/** mstatus.SIE: S-mode interrupt enable. */
 export const MSTATUS_SIE: u64 = 1 << 1;
+/** mstatus.MIE: M-mode interrupt enable. */
 export const MSTATUS_MIE: u64 = 1 << 3;
+/** mstatus.SPIE: SIE before the last trap into S. */
 export const MSTATUS_SPIE: u64 = 1 << 5;
+/** mstatus.MPIE: MIE before the last trap into M. */
 export const MSTATUS_MPIE: u64 = 1 << 7;
+/** mstatus.SPP: privilege before the last trap into S. */
 export const MSTATUS_SPP: u64 = 1 << 8;
+/** mstatus.MPP: privilege before the last trap into M. */
 export const MSTATUS_MPP: u64 = 3 << 11;
+/** mstatus.FS: floating-point unit state (Off, Initial, Clean, Dirty). */
 export const MSTATUS_FS: u64 = 3 << 13;
+/** mstatus.MPRV: M-mode loads and stores use the MPP privilege. */
 export const MSTATUS_MPRV: u64 = 1 << 17;
+/** mstatus.SUM: S-mode may access U pages. */
 export const MSTATUS_SUM: u64 = 1 << 18;
+/** mstatus.MXR: loads from execute-only pages succeed. */
 export const MSTATUS_MXR: u64 = 1 << 19;
+/** mstatus.TVM: trap satp accesses and SFENCE.VMA in S. */
 export const MSTATUS_TVM: u64 = 1 << 20;
+/** mstatus.TW: trap WFI below M. */
 export const MSTATUS_TW: u64 = 1 << 21;
+/** mstatus.TSR: trap SRET in S. */
 export const MSTATUS_TSR: u64 = 1 << 22;
 
 /** Interrupt bits of mip/mie (privileged spec §3.1.9). */
 export const MIP_SSIP: u64 = 1 << 1;
+/** Machine software interrupt. */
 export const MIP_MSIP: u64 = 1 << 3;
+/** Supervisor timer interrupt. */
 export const MIP_STIP: u64 = 1 << 5;
+/** Machine timer interrupt. */
 export const MIP_MTIP: u64 = 1 << 7;
+/** Supervisor external interrupt. */
 export const MIP_SEIP: u64 = 1 << 9;
+/** Machine external interrupt. */
 export const MIP_MEIP: u64 = 1 << 11;
 
 /** The interrupt bit of mcause/scause. */
