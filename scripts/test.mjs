@@ -1,7 +1,7 @@
 // The test command: lint, typecheck, layering check, build, then every *.test.ts with node's test runner.
 // Node 20's `--test` takes no globs, so the file list is made here.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,11 +36,26 @@ if (only.length === 0) {
 step('build', process.execPath, ['scripts/build.mjs']);
 const files =
   only.length > 0 ? only : [...findTests(join(root, 'src'), []), ...findTests(join(root, 'test'), [])].sort();
-step(`tests (${files.length} files)`, process.execPath, [
-  '--import',
-  'tsx',
-  '--test',
-  '--test-concurrency=2',
-  '--test-reporter=spec',
-  ...files,
-]);
+// Spec output for people; a TAP copy from which the closing "N passed, N failed" line is read.
+mkdirSync(join(root, 'build'), { recursive: true });
+const tapFile = join(root, 'build', 'test-results.tap');
+process.stdout.write(`\n== tests (${files.length} files)\n`);
+const r = spawnSync(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=2',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tapFile}`,
+    ...files,
+  ],
+  { cwd: root, stdio: 'inherit' },
+);
+const tap = readFileSync(tapFile, 'utf8');
+const count = (name) => Number(tap.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0);
+process.stdout.write(`\n${count('pass')} passed, ${count('fail')} failed, ${count('skipped')} skipped\n`);
+process.exit(r.status ?? 1);
