@@ -1,7 +1,14 @@
 import { StrataError } from '../base/errors.js';
+import { VIRTIO_SLOT_COUNT } from '../machine/board/virt-memmap.js';
+import { StopReason } from '../machine/cpu/hart-port.js';
 import { WasmHart } from '../machine/cpu/wasm-hart.js';
 import type { CharBackend, CharInputListener, Clock } from '../machine/devices/ports.js';
+import type { BlockBackend } from '../machine/ports/block-backend.js';
 import { VirtMachine } from '../machine/virt-machine.js';
+import { VirtioBlk } from '../machine/virtio/virtio-blk.js';
+import { VirtioConsole } from '../machine/virtio/virtio-console.js';
+import { VirtioMmioTransport } from '../machine/virtio/virtio-mmio.js';
+import { VirtioRng } from '../machine/virtio/virtio-rng.js';
 import { type SteppableMachine, type VmExit, VmRunner } from './vm-runner.js';
 
 /** A named input file of a VM. */
@@ -18,6 +25,18 @@ export interface LocalVmSpec {
   firmware?: NamedBytes | undefined;
   cmdline: string;
   htif: boolean;
+  /**
+   * Disks, attached as virtio-blk devices in virtio-mmio slots 0, 1, … in this order (the guest's vda, vdb, …).
+   * The caller opened them and closes them after `done` settles.
+   */
+  disks?: readonly BlockBackend[] | undefined;
+  /** Attaches a virtio entropy device (in the last virtio-mmio slot), fed by Web Crypto. */
+  entropy?: boolean | undefined;
+  /**
+   * Attaches a virtio console (the guest's /dev/hvc0) over this backend, in the highest virtio-mmio slot left
+   * free by the entropy device. The serial console stays the kernel's console.
+   */
+  virtioConsole?: CharBackend | undefined;
 }
 
 /** How the host side of a local VM is wired. */
@@ -30,6 +49,8 @@ export interface LocalVmHost {
   signal?: AbortSignal;
   /** The host clock (default: performance.now and Date.now). */
   clock?: Clock;
+  /** While this returns true no guest instruction runs (pause): the run loop idles until `runner.wake()`. */
+  paused?: () => boolean;
 }
 
 /** A VM running on this host's event loop. */
@@ -38,7 +59,10 @@ export interface LocalVm {
   sendInput(bytes: Uint8Array): void;
   /** Bytes of console input not yet taken by the guest. */
   pendingInputBytes(): number;
-  /** Settles when the guest powers off, fails, faults, reports through HTIF, or the signal aborts. */
+  /**
+   * Settles when the guest powers off, fails, faults, reports through HTIF, or the signal aborts, and the virtio
+   * devices have no host I/O in flight any more (so the disks may be closed).
+   */
   done: Promise<VmExit>;
   /** The machine (for figures and tests). */
   machine: VirtMachine;
@@ -73,6 +97,13 @@ export function startLocalVm(spec: LocalVmSpec, host: LocalVmHost): LocalVm {
     },
   };
   const clock = host.clock ?? hostClock;
+  const disks = spec.disks ?? [];
+  const diskSlots = VIRTIO_SLOT_COUNT - (spec.entropy ? 1 : 0) - (spec.virtioConsole ? 1 : 0);
+  if (disks.length > diskSlots) {
+    throw new StrataError('INVALID_ARGUMENT', `${disks.length} disks given: this machine takes at most ${diskSlots}`);
+  }
+  // The runner exists only after the machine; devices that finish host I/O wake it through this late binding.
+  let runner: VmRunner | undefined;
   const machine = VirtMachine.create(
     {
       memoryBytes: spec.memoryBytes,
@@ -85,6 +116,7 @@ export function startLocalVm(spec: LocalVmSpec, host: LocalVmHost): LocalVm {
       cmdline: spec.cmdline,
       console,
       clock,
+      onDeviceWake: () => runner?.wake(),
     },
     (mmio, ramBytes) =>
       WasmHart.create(host.hartModule, {
@@ -112,12 +144,14 @@ export function startLocalVm(spec: LocalVmSpec, host: LocalVmHost): LocalVm {
   let rebooting = false;
   const steppable: SteppableMachine = {
     step(budget) {
+      if (host.paused?.()) return StopReason.Wfi;
       feedInput();
       const reason = machine.step(budget);
       feedInput();
       return reason;
     },
     ticksUntilNextEvent() {
+      if (host.paused?.()) return Number.POSITIVE_INFINITY;
       const t = machine.ticksUntilNextEvent();
       // While input waits for FIFO room, look again soon (the guest drains the FIFO in its interrupt handler).
       return pendingBytes > 0 && machine.uart.receiveInterruptEnabled ? Math.min(t, 10_000) : t;
@@ -142,7 +176,29 @@ export function startLocalVm(spec: LocalVmSpec, host: LocalVmHost): LocalVm {
     throw new StrataError('INVALID_ARGUMENT', `kernel '${spec.kernel.name}' has no 'tohost' symbol: --htif needs one`);
   }
 
-  const runner = new VmRunner(
+  const transports: VirtioMmioTransport[] = [];
+  disks.forEach((disk, slot) => {
+    machine.attachVirtioDevice(slot, (ctx) => {
+      const t = new VirtioMmioTransport(ctx, new VirtioBlk(disk));
+      transports.push(t);
+      return t;
+    });
+  });
+  // Other devices take slots from the top, so disks keep slots 0.. and their vda, vdb, … names.
+  let topSlot = VIRTIO_SLOT_COUNT - 1;
+  if (spec.entropy) {
+    machine.attachVirtioDevice(topSlot--, (ctx) => new VirtioMmioTransport(ctx, new VirtioRng()));
+  }
+  let hvc: VirtioConsole | undefined;
+  if (spec.virtioConsole) {
+    const backend = spec.virtioConsole;
+    machine.attachVirtioDevice(topSlot--, (ctx) => {
+      hvc = new VirtioConsole(backend);
+      return new VirtioMmioTransport(ctx, hvc);
+    });
+  }
+
+  const vmRunner = new VmRunner(
     {
       ...steppable,
       step(budget) {
@@ -155,17 +211,22 @@ export function startLocalVm(spec: LocalVmSpec, host: LocalVmHost): LocalVm {
     },
     { signal: host.signal },
   );
-  const done = runner.run().finally(() => machine.dispose());
+  runner = vmRunner;
+  const done = vmRunner.run().finally(async () => {
+    machine.dispose();
+    hvc?.dispose();
+    await Promise.all(transports.map((t) => t.settled()));
+  });
   return {
     sendInput(bytes) {
       if (bytes.length === 0) return;
       pending.push(bytes.slice());
       pendingBytes += bytes.length;
-      runner.wake();
+      vmRunner.wake();
     },
     pendingInputBytes: () => pendingBytes,
     done,
     machine,
-    runner,
+    runner: vmRunner,
   };
 }

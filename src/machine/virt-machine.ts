@@ -51,6 +51,11 @@ export interface VirtMachineConfig extends BootImages {
   readonly onPowerEvent?: (state: PowerState) => void;
   /** Bound of buffered console input (default 64 KiB); excess input is dropped. */
   readonly consoleInputQueueBytes?: number;
+  /**
+   * Called when an attached device finished host I/O outside a `step` (its interrupt is raised): the VMM should end
+   * a WFI sleep and step again.
+   */
+  readonly onDeviceWake?: () => void;
 }
 
 /** Builds the hart over the bus: `ram` of the returned hart must be exactly `ramBytes` long. */
@@ -66,6 +71,8 @@ export interface VirtioSlotContext {
   /** Guest RAM (physical `ramBase` at index 0), for virtqueue and buffer access. */
   readonly ram: Uint8Array;
   readonly ramBase: number;
+  /** Tells the VMM that the device raised an interrupt from host I/O (ends a WFI sleep). Cheap; call freely. */
+  readonly wake: () => void;
 }
 
 /**
@@ -209,6 +216,7 @@ export class VirtMachine {
       irq: this.plic.line(VIRT_IRQ.virtio0 + slot),
       ram: this.hart.ram,
       ramBase: this.layout.ramBase,
+      wake: () => this.config.onDeviceWake?.(),
     });
     this.bus.replace(name, device);
     this.attached.push(device);

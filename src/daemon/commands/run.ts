@@ -3,10 +3,13 @@ import { StrataError } from '../../base/errors.js';
 import { parseSizeBytes } from '../../base/units.js';
 import { type LocalVmSpec, startLocalVm } from '../../hypervisor/local-vm.js';
 import type { VmExit } from '../../hypervisor/vm-runner.js';
+import type { BlockBackend } from '../../machine/ports/block-backend.js';
+import { openDisk } from '../../services/storage/open-disk.js';
 import { loadHartModule } from '../assets.js';
 import { ConsoleEscapeParser, ESCAPE_HELP } from '../console-escape.js';
 import { type CommandContext, type CommandRegistrar, ExitCode } from '../program.js';
 import { readInput } from '../read-input.js';
+import { collectDiskOption, type DiskOption } from './disk-option.js';
 import { resolveImageBoot } from './run-image.js';
 
 /** Smallest and largest guest RAM the builtin engine accepts. */
@@ -22,6 +25,7 @@ interface RunOptions {
   memory: string;
   cpus: string;
   htif?: boolean;
+  disk?: DiskOption[];
 }
 
 /** Registers `strata run`: one VM in the foreground with its serial console on this terminal. */
@@ -38,6 +42,11 @@ export const registerRunCommand: CommandRegistrar = (program: Command, ctx: Comm
     .option('--bios <file|none>', "firmware loaded at the start of RAM (OpenSBI fw_dynamic/fw_jump), or 'none'")
     .option('--memory <size>', 'guest RAM, e.g. 512M or 1G', '512M')
     .option('--cpus <n>', 'number of vCPUs', '1')
+    .option(
+      '--disk <file[,format=qcow2|raw][,readonly]>',
+      'attach a disk image as a virtio block device (repeatable: the first is /dev/vda, then vdb, ...)',
+      collectDiskOption,
+    )
     .option('--htif', 'bare-metal test mode: the program reports through HTIF tohost; exit code 0 on pass')
     .addHelpText(
       'after',
@@ -46,13 +55,21 @@ export const registerRunCommand: CommandRegistrar = (program: Command, ctx: Comm
         'On a terminal the console is in raw mode: Ctrl-A x quits, Ctrl-A h prints help.',
         'Without a terminal, input bytes go to the guest as typed, e.g.',
         "  printf 'uname -a\\npoweroff -f\\n' | strata run --image debian",
+        'Disks: --disk FILE attaches a raw or qcow2 image (the format is probed unless format= is given);',
+        'readonly makes the guest see a read-only disk. The guest also gets a virtio entropy device.',
         'Exit code: 0 when the guest powers off (or an HTIF program passes), 1 on a guest or host failure,',
         'the failing test number for an HTIF program that fails.',
       ].join('\n'),
     )
     .action(async (opts: RunOptions) => {
       const spec = await buildSpec(opts, ctx);
-      const code = await runInForeground(spec, ctx);
+      const disks = await openDisks(opts.disk ?? []);
+      let code: number;
+      try {
+        code = await runInForeground({ ...spec, disks, entropy: true }, ctx);
+      } finally {
+        await closeDisks(disks);
+      }
       if (code !== 0) throw new ExitCode(code);
     });
 };
@@ -99,6 +116,27 @@ async function buildSpec(opts: RunOptions, ctx: CommandContext): Promise<LocalVm
     cmdline: opts.append ?? 'console=ttyS0',
     htif: opts.htif === true,
   };
+}
+
+/** Opens every `--disk` in order; on a failure closes those already open and rethrows. */
+async function openDisks(options: readonly DiskOption[]): Promise<BlockBackend[]> {
+  const disks: BlockBackend[] = [];
+  try {
+    for (const d of options) {
+      disks.push(await openDisk(d.path, { readOnly: d.readOnly, ...(d.format ? { format: d.format } : {}) }));
+    }
+  } catch (err) {
+    await closeDisks(disks);
+    throw err;
+  }
+  return disks;
+}
+
+/** Closes (flushing) every disk; a failure is reported once all are closed. */
+async function closeDisks(disks: readonly BlockBackend[]): Promise<void> {
+  const results = await Promise.allSettled(disks.map((d) => d.close()));
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** Boots `spec` with the console on this process's stdio; returns the exit code. */
