@@ -57,5 +57,17 @@ const r = spawnSync(
 );
 const tap = readFileSync(tapFile, 'utf8');
 const count = (name) => Number(tap.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0);
+// A test skips only when this machine lacks a tool it needs. CI installs every tool (.ci/run), so there a skip
+// would hide a missing install step: it fails the run, naming the tests.
+const skipped = [...tap.matchAll(/^\s*ok \d+ - (.*) # SKIP(.*)$/gm)].map((m) => `${m[1]}:${m[2]}`);
+if (skipped.length > 0) {
+  process.stdout.write(
+    `\nskipped tests (a tool is missing on this machine):\n${skipped.map((s) => `  ${s}`).join('\n')}\n`,
+  );
+}
 process.stdout.write(`\n${count('pass')} passed, ${count('fail')} failed, ${count('skipped')} skipped\n`);
+if (process.env.CI && skipped.length > 0) {
+  process.stderr.write('test: tests were skipped in CI, where every tool is installed: failing the run\n');
+  process.exit(1);
+}
 process.exit(r.status ?? 1);
