@@ -1,10 +1,23 @@
 import { Command, CommanderError, Option } from 'commander';
 import { errorMessage, isStrataError } from '../base/errors.js';
 
-/** Exit codes of the `strata` executable. */
+/** Exit code of a command that did its work. */
 export const EXIT_OK = 0;
+/** Exit code of a command that failed (one line on stderr names the cause). */
 export const EXIT_FAILURE = 1;
+/** Exit code of a command line that cannot be run as given (unknown option, bad option value, missing argument). */
 export const EXIT_USAGE = 2;
+
+/**
+ * A command line that cannot be run as given: a bad option value or a contradictory combination. Printed as one
+ * line naming the value, exit code 2 (like commander's own parse errors).
+ */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
 
 /** What a command needs from its process: streams and environment, injected so tests can run commands in-process. */
 export interface CommandContext {
@@ -20,8 +33,8 @@ export interface CommandContext {
 export type CommandRegistrar = (program: Command, ctx: CommandContext) => void;
 
 /**
- * Builds the `strata` program: every command has `--help`, errors from commander are usage errors (exit 2), and
- * a thrown error is printed as one line on stderr (exit 1).
+ * Builds the `strata` program: every command has `--help`; commander's parse errors and UsageErrors are one line
+ * on stderr with exit 2, and any other thrown error is one line on stderr with exit 1.
  */
 export function buildProgram(ctx: CommandContext, registrars: readonly CommandRegistrar[]): Command {
   const program = new Command('strata');
@@ -29,7 +42,6 @@ export function buildProgram(ctx: CommandContext, registrars: readonly CommandRe
     .description('Strata: virtual machines, storage and networks on any host that runs Node.js')
     .version(ctx.version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')
-    .showHelpAfterError('(run with --help for usage)')
     .configureOutput({
       writeOut: (s) => ctx.stdout.write(s),
       writeErr: (s) => ctx.stderr.write(s),
@@ -41,7 +53,6 @@ export function buildProgram(ctx: CommandContext, registrars: readonly CommandRe
       writeOut: (s) => ctx.stdout.write(s),
       writeErr: (s) => ctx.stderr.write(s),
     });
-    cmd.showHelpAfterError('(run with --help for usage)');
   }
   return program;
 }
@@ -72,6 +83,10 @@ export async function runProgram(program: Command, argv: readonly string[], ctx:
       return EXIT_USAGE;
     }
     if (err instanceof ExitCode) return err.code;
+    if (err instanceof UsageError) {
+      ctx.stderr.write(`strata: ${errorMessage(err)} (see --help)\n`);
+      return EXIT_USAGE;
+    }
     const prefix = isStrataError(err) ? '' : 'internal error: ';
     ctx.stderr.write(`strata: ${prefix}${errorMessage(err)}\n`);
     return EXIT_FAILURE;

@@ -20,8 +20,6 @@ export interface SteppableMachine {
   exitState(): VmExit | undefined;
   /** Text describing a hart fault. */
   faultText(): string;
-  /** The last HTIF tohost value. */
-  htifValue(): number;
 }
 
 /** Knobs of the run loop. */
@@ -83,7 +81,7 @@ export class VmRunner {
           const reason = this.machine.step(this.slice);
           const exit = this.machine.exitState();
           if (exit) return exit;
-          if (reason === StopReason.Htif) return { kind: 'htif', value: this.machine.htifValue() };
+          // An HTIF stop that did not end the machine (a command other than exit) needs nothing from the runner.
           if (reason === StopReason.Fault) return { kind: 'fault', reason: this.machine.faultText() };
           if (reason === StopReason.Wfi) {
             idle = true;

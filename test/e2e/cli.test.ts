@@ -31,10 +31,11 @@ test('every command has --help', async () => {
   }
 });
 
-test('an unknown option is a usage error (exit 2) that names it on stderr', async () => {
+test('an unknown option is a usage error (exit 2): one line on stderr that names it', async () => {
   const r = await runStrata(['--frobnicate']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--frobnicate/);
+  assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
   assert.equal(r.stdout, '');
 });
 
@@ -42,4 +43,5 @@ test('an unknown command is a usage error (exit 2) that names it', async () => {
   const r = await runStrata(['frobnicate']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /frobnicate/);
+  assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
 });

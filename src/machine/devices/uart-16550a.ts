@@ -37,6 +37,8 @@ const UART_MCR_OUT2 = 0x08;
 const UART_MCR_LOOP = 0x10;
 
 const UART_LSR_DR = 0x01;
+/** Consecutive LSR reads with no byte sent after which the guest counts as polling for input. */
+const POLLING_FOR_INPUT_READS = 256;
 const UART_LSR_OE = 0x02;
 const UART_LSR_THRE = 0x20;
 const UART_LSR_TEMT = 0x40;
@@ -110,6 +112,7 @@ export class Uart16550a implements MmioDevice {
 
   private readonly txBuffer = new Uint8Array(TX_BATCH_BYTES);
   private txCount = 0;
+  private lsrPollsWithoutOutput = 0;
 
   /** `irq` is the UART's PLIC line; `inputQueueBytes` bounds buffered host input (default 64 KiB). */
   constructor(
@@ -137,6 +140,15 @@ export class Uart16550a implements MmioDevice {
    */
   get receiveInterruptEnabled(): boolean {
     return (this.ier & UART_IER_RDI) !== 0;
+  }
+
+  /**
+   * True while the guest polls the line status register without transmitting: a driver that reads input by
+   * polling (a bare-metal program, firmware, the SBI console) rather than by interrupt. Output loops read LSR once
+   * per byte they send, and a driver probing the port reads it a few times, so neither looks like this.
+   */
+  get pollingForInput(): boolean {
+    return this.lsrPollsWithoutOutput >= POLLING_FOR_INPUT_READS;
   }
 
   /** Queues host input for the guest. Bytes beyond the queue's bound are dropped and flagged as an overrun. */
@@ -174,6 +186,7 @@ export class Uart16550a implements MmioDevice {
   reset(): void {
     this.flush();
     this.head = 0;
+    this.lsrPollsWithoutOutput = 0;
     this.count = 0;
     this.ier = 0;
     this.lcr = 0;
@@ -252,6 +265,7 @@ export class Uart16550a implements MmioDevice {
         return this.mcr;
       case UART_LSR: {
         const lsr = this.lsr();
+        if (this.lsrPollsWithoutOutput < POLLING_FOR_INPUT_READS) this.lsrPollsWithoutOutput++;
         // Reading LSR clears the error bits (16550A datasheet, LSR).
         if (this.lsrErrors !== 0) {
           this.lsrErrors = 0;
@@ -337,6 +351,7 @@ export class Uart16550a implements MmioDevice {
   }
 
   private writeThr(v: number): void {
+    this.lsrPollsWithoutOutput = 0;
     if ((this.mcr & UART_MCR_LOOP) !== 0) {
       this.enqueue(v);
     } else {
