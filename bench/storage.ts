@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createQcow2 } from '../src/services/storage/image-create.js';
 import { openDisk } from '../src/services/storage/open-disk.js';
+import type { BenchSection } from './report.js';
 
 /** Figures of one engine. */
 export interface StorageFigures {
@@ -149,6 +150,13 @@ export function storageRows(r: { strata: StorageFigures; qemu: StorageFigures })
     row('1 MiB sequential write (alloc)', r.strata.seqWriteMiBs, r.qemu.seqWriteMiBs, 'MiB/s'),
   ];
 }
+
+/** The storage section of `npm run bench` (bench/run.ts). */
+export const storageSection: BenchSection = {
+  name: 'storage',
+  title: 'storage (qcow2 backend vs qemu-img bench)',
+  run: async () => storageRows(await measureStorage()),
+};
 
 /** Measures and prints the storage rows. */
 export async function runStorageBench(

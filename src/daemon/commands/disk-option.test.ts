@@ -24,3 +24,16 @@ test('collectDiskOption keeps the order of repeated --disk', () => {
     ['a.img', 'b.img'],
   );
 });
+
+test('parseDiskOption reads pool volumes: vol=POOL/NAME and volume=NAME (default pool)', () => {
+  assert.deepEqual(parseDiskOption('vol=fast/data'), { volume: { pool: 'fast', name: 'data' }, readOnly: false });
+  assert.deepEqual(parseDiskOption('volume=data,readonly'), {
+    volume: { pool: 'default', name: 'data' },
+    readOnly: true,
+  });
+  assert.throws(() => parseDiskOption('vol=a/b/c'), /POOL\/NAME/);
+  assert.throws(() => parseDiskOption('vol='), /POOL\/NAME/);
+  assert.throws(() => parseDiskOption('vol=../x'), /invalid pool name '\.\.'/);
+  assert.throws(() => parseDiskOption('vol=p/.x'), /invalid volume name/);
+  assert.throws(() => parseDiskOption('vol=p/x,format=raw'), /a volume has its own format/);
+});

@@ -36,7 +36,10 @@ export async function exportQcow2(src: BlockBackend, dest: string, opts: ExportO
         const view = buf.subarray(0, n);
         await src.read(g, view);
         if (n < cs) buf.fill(0, n);
-        if (isZero(view)) continue;
+        if (isZero(view)) {
+          opts.onProgress?.(g + n, src.sizeBytes);
+          continue;
+        }
         const packed = opts.compress && n === cs ? compressCluster(buf) : null;
         if (!packed) {
           await writeGuest(img, g, buf.slice(0, n));

@@ -43,7 +43,6 @@ export interface Qcow2OpenOptions {
  * deferred decrements, each step made durable by fdatasync before the next, so a crash leaks clusters at worst.
  */
 export class Qcow2Image implements BlockBackend, Qcow2State {
-  readonly sizeBytes: number;
   readonly readOnly: boolean;
   readonly serial: string;
   /** Path of the image file. */
@@ -104,7 +103,6 @@ export class Qcow2Image implements BlockBackend, Qcow2State {
     this.path = file.path;
     this.header = header;
     this.readOnly = opts.readOnly;
-    this.sizeBytes = header.size;
     this.serial = makeSerial(basename(file.path));
     this.clusterBits = header.clusterBits;
     this.clusterSize = 2 ** header.clusterBits;
@@ -123,6 +121,11 @@ export class Qcow2Image implements BlockBackend, Qcow2State {
       new Uint8Array(this.clusterSize),
       new Uint8Array(this.clusterSize),
     ];
+  }
+
+  /** Capacity the guest sees: the header's virtual size (it changes on a resize or a snapshot revert). */
+  get sizeBytes(): number {
+    return this.header.size;
   }
 
   /** Opens a qcow2 image; a dirty image opened writable gets its refcounts rebuilt first. */

@@ -1,6 +1,7 @@
 import { StrataError } from '../../../base/errors.js';
 import { copiedFlagProblems } from './check.js';
 import type { Qcow2State } from './image-state.js';
+import { growL1, l1EntriesFor } from './resize.js';
 import {
   encodeSnapshotTable,
   readSnapshotL1,
@@ -135,17 +136,21 @@ export function applySnapshot(img: Qcow2State, idOrName: string): Promise<void> 
   return img.exclusive(async () => {
     const { entries } = await readSnapshotTableWithSize(img);
     const s = entries[findSnapshot(img, entries, idOrName)]!;
-    if (s.diskSize !== img.sizeBytes || s.l1Size > img.l1.length) {
-      throw new StrataError(
-        'CONFLICT',
-        `${img.path}: snapshot ${s.id} has disk size ${s.diskSize}, the image ${img.sizeBytes}; resizing is not supported`,
-      );
+    if (s.diskSize % 512 !== 0 || l1EntriesFor(img, s.diskSize) > Math.max(s.l1Size, img.l1.length)) {
+      throw new StrataError('INVALID_ARGUMENT', `${img.path}: snapshot ${s.id} has an invalid disk size ${s.diskSize}`);
     }
     const snapL1 = await readSnapshotL1(img, s);
     await underDirtyBit(img, async () => {
+      // qcow2.txt "Snapshot table entry" disk_size: the disk had this size when the snapshot was taken; the
+      // revert restores it (as QEMU does), growing the active L1 table first if the snapshot's is longer
+      await growL1(img, s.l1Size);
       await retainTree(img, snapL1, 1);
       await retainTree(img, img.l1, -1);
       for (let i = 0; i < img.l1.length; i++) img.setL1(i, snapL1[i] ?? 0, false);
+      if (img.header.size !== s.diskSize) {
+        img.header.size = s.diskSize;
+        img.headerDirty = true;
+      }
       img.decompressedAt = -1;
       await img.flushMetadata();
       await copiedFlagProblems(img, true);
