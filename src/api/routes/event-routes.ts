@@ -1,0 +1,39 @@
+import { Type } from '@sinclair/typebox';
+import type { ApiDeps } from '../api-deps.js';
+import type { ApiRoute } from '../route.js';
+import { ErrorBody, StrataEvent } from '../schema/common.js';
+
+const SinceQuery = Type.Object({
+  since: Type.Optional(Type.Integer({ minimum: 0, description: 'resume after this sequence number' })),
+});
+
+/** `/1.0/events`: the event stream over WebSocket (resumable with `since`), or the recent events as JSON. */
+export function eventRoutes(deps: ApiDeps): ApiRoute[] {
+  return [
+    {
+      method: 'GET',
+      url: '/1.0/events',
+      operationId: 'events',
+      summary:
+        'Lifecycle and operation events. Over WebSocket: one JSON event per text frame, live; with since=N first every kept event after N. Without upgrade: the events after since (default: the last 100)',
+      tag: 'events',
+      querystring: SinceQuery,
+      responses: { 200: Type.Array(StrataEvent), 400: ErrorBody },
+      handler: async (req) => {
+        const since = (req.query as { since?: number }).since ?? Math.max(0, deps.events.lastSeq() - 100);
+        return deps.events.after(since, 1000);
+      },
+      websocket: {
+        description: 'event stream: JSON text frames',
+        handler: (socket, req) => {
+          const since = (req.query as { since?: number }).since;
+          const off = deps.events.subscribe(since, (e) => {
+            if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(e));
+          });
+          socket.on('close', off);
+          socket.on('error', off);
+        },
+      },
+    },
+  ];
+}

@@ -1,0 +1,207 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import { errorMessage } from '../../base/errors.js';
+import type { LifecycleAction } from '../../services/instances/instance-manager.js';
+import type { ApiDeps } from '../api-deps.js';
+import { accepted } from '../reply-helpers.js';
+import type { ApiRoute } from '../route.js';
+import { ErrorBody, NameParams, Operation } from '../schema/common.js';
+import {
+  type CreateInstance,
+  CreateInstance as CreateInstanceSchema,
+  Instance,
+  InstanceState,
+  type PatchInstance,
+  PatchInstance as PatchInstanceSchema,
+  type StateChange,
+  StateChange as StateChangeSchema,
+} from '../schema/instances.js';
+
+type Named = FastifyRequest<{ Params: { name: string } }>;
+
+const ForceQuery = Type.Object({ force: Type.Optional(Type.Boolean()) });
+
+/** WebSocket close code for "the instance has no console now" (application range 4000-4999). */
+export const WS_CLOSE_NO_CONSOLE = 4404;
+
+/** Translates a state change request into the lifecycle action it stands for. */
+export function toVmAction(b: StateChange): LifecycleAction {
+  const force = b.force === true;
+  switch (b.action) {
+    case 'stop':
+      return { kind: 'stop', force };
+    case 'restart':
+      return { kind: 'restart', force };
+    case 'pause':
+      return { kind: 'pause' };
+    case 'resume':
+      return { kind: 'resume' };
+    default:
+      return { kind: 'start' };
+  }
+}
+
+/** Routes of `/1.0/instances`: list, create, show, change state, patch limits, delete, console. */
+export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
+  const im = deps.instances;
+  return [
+    {
+      method: 'GET',
+      url: '/1.0/instances',
+      operationId: 'listInstances',
+      summary: 'List instances',
+      tag: 'instances',
+      responses: { 200: Type.Array(Instance) },
+      handler: async () => im.list(),
+    },
+    {
+      method: 'POST',
+      url: '/1.0/instances',
+      operationId: 'createInstance',
+      summary: 'Create an instance (and boot it with start: true); returns an operation',
+      tag: 'instances',
+      body: CreateInstanceSchema,
+      responses: { 202: Operation, 400: ErrorBody, 409: ErrorBody },
+      handler: async (req, reply) => accepted(reply, await im.create(req.body as CreateInstance)),
+    },
+    {
+      method: 'GET',
+      url: '/1.0/instances/:name',
+      operationId: 'getInstance',
+      summary: 'Show an instance',
+      tag: 'instances',
+      params: NameParams,
+      responses: { 200: Instance, 400: ErrorBody, 404: ErrorBody },
+      handler: async (req) => im.get((req as Named).params.name),
+    },
+    {
+      method: 'PATCH',
+      url: '/1.0/instances/:name',
+      operationId: 'patchInstance',
+      summary: 'Change resource limits (applied at once to a running instance)',
+      tag: 'instances',
+      params: NameParams,
+      body: PatchInstanceSchema,
+      responses: { 200: Instance, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      handler: async (req) => im.updateLimits((req as Named).params.name, (req.body as PatchInstance).limits),
+    },
+    {
+      method: 'DELETE',
+      url: '/1.0/instances/:name',
+      operationId: 'deleteInstance',
+      summary: 'Delete an instance (a running one only with force=true); returns an operation',
+      tag: 'instances',
+      params: NameParams,
+      querystring: ForceQuery,
+      responses: { 202: Operation, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      handler: async (req, reply) => {
+        const q = req.query as { force?: boolean };
+        return accepted(reply, im.delete((req as Named).params.name, q.force === true));
+      },
+    },
+    {
+      method: 'GET',
+      url: '/1.0/instances/:name/state',
+      operationId: 'getInstanceState',
+      summary: 'State, usage next to limits, and what enforces them',
+      tag: 'instances',
+      params: NameParams,
+      responses: { 200: InstanceState, 400: ErrorBody, 404: ErrorBody },
+      handler: async (req) => {
+        const r = im.get((req as Named).params.name);
+        const usage = (await im.runtime.usage(r.name)) ?? null;
+        return {
+          status: r.status,
+          statusReason: r.statusReason,
+          pid: r.vmmPid,
+          cpus: r.cpus,
+          memoryBytes: r.memoryBytes,
+          diskSizeBytes: r.diskSizeBytes,
+          limits: r.limits,
+          usage,
+          controls: deps.controls.support,
+        };
+      },
+    },
+    {
+      method: 'PUT',
+      url: '/1.0/instances/:name/state',
+      operationId: 'changeInstanceState',
+      summary: 'Start, stop, restart, pause or resume; returns an operation',
+      tag: 'instances',
+      params: NameParams,
+      body: StateChangeSchema,
+      responses: { 202: Operation, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      handler: async (req, reply) => {
+        const name = (req as Named).params.name;
+        return accepted(reply, im.act(name, toVmAction(req.body as StateChange)));
+      },
+    },
+    {
+      method: 'POST',
+      url: '/1.0/instances/:name/export',
+      operationId: 'exportInstance',
+      summary: 'Export the root disk of a stopped instance (sparse raw); the operation result names the file',
+      tag: 'instances',
+      params: NameParams,
+      responses: { 202: Operation, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      handler: async (req, reply) => accepted(reply, im.export((req as Named).params.name)),
+    },
+    {
+      method: 'GET',
+      url: '/1.0/instances/:name/console',
+      operationId: 'instanceConsole',
+      summary:
+        'The serial console. Over WebSocket: binary frames of output (first the last 1 MiB kept), frames sent are input. Without upgrade: the kept output as text',
+      tag: 'instances',
+      params: NameParams,
+      responses: {
+        200: { contentType: 'application/octet-stream', description: 'kept console output' },
+        404: ErrorBody,
+        409: ErrorBody,
+      },
+      handler: async (req, reply) => {
+        const name = (req as Named).params.name;
+        im.get(name);
+        const con = await im.runtime.openConsole(name, () => {});
+        con.close();
+        return reply.type('application/octet-stream').send(Buffer.from(con.history));
+      },
+      websocket: {
+        description: 'console stream: binary output frames out, input frames in',
+        handler: (socket, req) => {
+          const name = (req as Named).params.name;
+          let ready = false;
+          const early: Uint8Array[] = [];
+          const send = (b: Uint8Array) => {
+            if (socket.readyState === socket.OPEN) socket.send(b, { binary: true });
+          };
+          let closeConsole: (() => void) | undefined;
+          socket.on('close', () => closeConsole?.());
+          im.runtime
+            .openConsole(name, (bytes) => (ready ? send(bytes) : early.push(bytes)))
+            .then(
+              (con) => {
+                closeConsole = con.close;
+                void con.ended.then(() => socket.close(1000, 'console ended'));
+                if (socket.readyState !== socket.OPEN) {
+                  con.close();
+                  return;
+                }
+                if (con.history.length > 0) send(con.history);
+                for (const b of early) send(b);
+                ready = true;
+                socket.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+                  const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+                  con.send(new Uint8Array(buf)).catch(() => {
+                    // The guest is gone: the close of its console ends this socket too.
+                  });
+                });
+              },
+              (err: unknown) => socket.close(WS_CLOSE_NO_CONSOLE, errorMessage(err).slice(0, 120)),
+            );
+        },
+      },
+    },
+  ];
+}

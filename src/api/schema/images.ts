@@ -1,0 +1,28 @@
+import { type Static, Type } from '@sinclair/typebox';
+
+/** An image in the store. */
+export const Image = Type.Object(
+  {
+    name: Type.String(),
+    arch: Type.String(),
+    distribution: Type.String(),
+    release: Type.String(),
+    kernelVersion: Type.String(),
+    sizeBytes: Type.Integer({ minimum: 0 }),
+    createdAt: Type.String(),
+  },
+  { $id: 'Image', additionalProperties: false },
+);
+/** An image. */
+export type Image = Static<typeof Image>;
+
+/** POST /1.0/images: pull an image by source name. */
+export const PullImage = Type.Object(
+  {
+    source: Type.String({ minLength: 1, maxLength: 64, description: 'what to pull: debian' }),
+    mirror: Type.Optional(Type.String({ maxLength: 512 })),
+  },
+  { $id: 'PullImage', additionalProperties: false },
+);
+/** A pull request. */
+export type PullImage = Static<typeof PullImage>;

@@ -1,0 +1,117 @@
+import { type Static, Type } from '@sinclair/typebox';
+
+/** Instance states. */
+export const InstanceStatus = Type.Union(
+  ['stopped', 'starting', 'running', 'paused', 'stopping', 'failed'].map((s) => Type.Literal(s)),
+);
+
+/** Resource limits of an instance. */
+export const Limits = Type.Object(
+  {
+    cpuWeight: Type.Integer({ minimum: 1, maximum: 10000, description: 'relative CPU weight (default 100)' }),
+    cpuQuotaPercent: Type.Integer({ minimum: 0, maximum: 25600, description: 'CPU cap, % of one CPU; 0 none' }),
+    diskIops: Type.Integer({ minimum: 0, description: '0: unlimited' }),
+    diskBytesPerSec: Type.Integer({ minimum: 0, description: '0: unlimited' }),
+    nicBytesPerSec: Type.Integer({ minimum: 0, description: '0: unlimited' }),
+  },
+  { $id: 'Limits', additionalProperties: false },
+);
+/** Limits. */
+export type Limits = Static<typeof Limits>;
+
+/** An instance. */
+export const Instance = Type.Object(
+  {
+    name: Type.String(),
+    id: Type.String(),
+    image: Type.String(),
+    engine: Type.Union([Type.Literal('builtin'), Type.Literal('qemu')]),
+    status: InstanceStatus,
+    statusReason: Type.Union([Type.String(), Type.Null()]),
+    cpus: Type.Integer({ minimum: 1 }),
+    memoryBytes: Type.Integer({ minimum: 1 }),
+    diskSizeBytes: Type.Integer({ minimum: 1 }),
+    network: Type.Union([Type.String(), Type.Null()]),
+    limits: Limits,
+    vmmPid: Type.Union([Type.Integer(), Type.Null()]),
+    createdAt: Type.String(),
+    updatedAt: Type.String(),
+    lastStartedAt: Type.Union([Type.String(), Type.Null()]),
+  },
+  { $id: 'Instance', additionalProperties: false },
+);
+/** An instance. */
+export type Instance = Static<typeof Instance>;
+
+/** A size: bytes, or text such as `512M`. */
+const Size = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1, maxLength: 32 })]);
+
+/** POST /1.0/instances. */
+export const CreateInstance = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 128 }),
+    image: Type.String({ minLength: 1, maxLength: 128 }),
+    engine: Type.Optional(Type.String({ maxLength: 32, description: 'builtin (default) or qemu' })),
+    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+    memory: Type.Optional(Size),
+    diskSize: Type.Optional(Size),
+    network: Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Null()])),
+    limits: Type.Optional(Type.Partial(Limits)),
+    start: Type.Optional(Type.Boolean({ description: 'boot once created' })),
+  },
+  { $id: 'CreateInstance', additionalProperties: false },
+);
+/** A create request. */
+export type CreateInstance = Static<typeof CreateInstance>;
+
+/** PUT /1.0/instances/{name}/state. */
+export const StateChange = Type.Object(
+  {
+    action: Type.Union(['start', 'stop', 'restart', 'pause', 'resume'].map((s) => Type.Literal(s))),
+    force: Type.Optional(Type.Boolean()),
+  },
+  { $id: 'StateChange', additionalProperties: false },
+);
+/** A state change request. */
+export type StateChange = Static<typeof StateChange>;
+
+/** PATCH /1.0/instances/{name}. */
+export const PatchInstance = Type.Object(
+  { limits: Type.Partial(Limits) },
+  { $id: 'PatchInstance', additionalProperties: false },
+);
+/** A patch request. */
+export type PatchInstance = Static<typeof PatchInstance>;
+
+/** Usage of a running instance. */
+export const Usage = Type.Object({
+  cpuSeconds: Type.Number({ minimum: 0 }),
+  memoryRssBytes: Type.Integer({ minimum: 0 }),
+  guestMemoryBytes: Type.Integer({ minimum: 0 }),
+  diskReadBytes: Type.Integer({ minimum: 0 }),
+  diskWriteBytes: Type.Integer({ minimum: 0 }),
+  diskReadOps: Type.Integer({ minimum: 0 }),
+  diskWriteOps: Type.Integer({ minimum: 0 }),
+  nicRxBytes: Type.Integer({ minimum: 0 }),
+  nicTxBytes: Type.Integer({ minimum: 0 }),
+  consoleBytes: Type.Integer({ minimum: 0 }),
+  cpuThrottledSeconds: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
+});
+
+/** GET /1.0/instances/{name}/state: the state, usage next to the limits, and what enforces them. */
+export const InstanceState = Type.Object(
+  {
+    status: InstanceStatus,
+    statusReason: Type.Union([Type.String(), Type.Null()]),
+    pid: Type.Union([Type.Integer(), Type.Null()]),
+    cpus: Type.Integer(),
+    memoryBytes: Type.Integer(),
+    diskSizeBytes: Type.Integer(),
+    limits: Limits,
+    usage: Type.Union([Usage, Type.Null()]),
+    controls: Type.Object({ kind: Type.String(), summary: Type.String() }),
+  },
+  { $id: 'InstanceState', additionalProperties: false },
+);
+/** An instance's state. */
+export type InstanceState = Static<typeof InstanceState>;

@@ -1,0 +1,178 @@
+import { Agent, request as httpRequest } from 'node:http';
+import { WebSocket } from 'ws';
+import type { Operation } from '../api/schema/index.js';
+import { StrataError, type StrataErrorCode } from '../base/errors.js';
+
+/** Where the daemon is and how to prove who we are. */
+export interface DaemonTarget {
+  /** `http://127.0.0.1:8440` for TCP; for the Unix socket the URL's host is ignored. */
+  baseUrl: string;
+  /** The Unix socket, when talking over it. */
+  socketPath?: string | undefined;
+  /** The bearer token (TCP). */
+  token?: string | undefined;
+}
+
+/** A JSON answer with its status and headers. */
+export interface ApiResponse<T> {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: T;
+}
+
+const ERROR_CODES = new Set<string>([
+  'INVALID_ARGUMENT',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'CONFLICT',
+  'IO',
+  'NO_SPACE',
+  'NETWORK',
+  'CHECKSUM',
+  'UNAVAILABLE',
+  'ABORTED',
+  'GUEST_FAULT',
+  'INTERNAL',
+]);
+
+/**
+ * The CLI's HTTP and WebSocket client of the daemon, over TCP (with the bearer token) or the Unix socket. API errors
+ * become StrataErrors with the daemon's code and message, so the CLI prints them as one line.
+ */
+export class DaemonClient {
+  /** Keeps connections open between requests; idle ones close before the daemon's keep-alive timeout. */
+  private readonly agent = new Agent({ keepAlive: true, timeout: 30_000 });
+
+  constructor(readonly target: DaemonTarget) {}
+
+  private describe(): string {
+    return this.target.socketPath ?? this.target.baseUrl;
+  }
+
+  /** Sends one request; resolves with the parsed JSON (or text) answer of any status. */
+  async raw<T = unknown>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<ApiResponse<T>> {
+    try {
+      return await this.once<T>(method, path, body, signal);
+    } catch (err) {
+      // A kept-alive connection the daemon closed at the same moment: the request never arrived, send it again.
+      if ((err as { retry?: boolean }).retry) return this.once<T>(method, path, body, signal);
+      throw err;
+    }
+  }
+
+  private once<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<ApiResponse<T>> {
+    const url = new URL(path, this.target.baseUrl);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (payload) headers['content-type'] = 'application/json';
+    if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(
+        {
+          method,
+          path: url.pathname + url.search,
+          headers,
+          signal,
+          agent: this.agent,
+          ...(this.target.socketPath
+            ? { socketPath: this.target.socketPath }
+            : { host: url.hostname, port: url.port || 80 }),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const isJson = (res.headers['content-type'] ?? '').includes('json');
+            let parsed: unknown = text;
+            if (isJson && text !== '') {
+              try {
+                parsed = JSON.parse(text);
+              } catch {
+                parsed = text;
+              }
+            }
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed as T });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+          reject(Object.assign(new Error('connection reset'), { retry: true }));
+          return;
+        }
+        if (err.name === 'AbortError') {
+          reject(new StrataError('ABORTED', `request ${method} ${path} cancelled`));
+          return;
+        }
+        const hint =
+          err.code === 'ECONNREFUSED' || err.code === 'ENOENT'
+            ? ': is the daemon running? (strata daemon, or npm start)'
+            : '';
+        reject(
+          new StrataError(
+            'UNAVAILABLE',
+            `cannot reach the Strata daemon at ${this.describe()} (${err.code ?? err.message})${hint}`,
+          ),
+        );
+      });
+      req.end(payload);
+    });
+  }
+
+  /** Sends a request and returns the body of a 2xx answer; any other status throws the daemon's error. */
+  async call<T = unknown>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const res = await this.raw<T>(method, path, body, signal);
+    if (res.status >= 200 && res.status < 300) return res.body;
+    throw toError(res);
+  }
+
+  /**
+   * Waits for an operation to end, calling `onUpdate` with each poll; returns the finished operation and throws its
+   * error when it failed. The wait is long-polling with short timeouts, so progress shows as it goes.
+   */
+  async waitOperation(op: Operation, onUpdate?: (op: Operation) => void, signal?: AbortSignal): Promise<Operation> {
+    let cur = op;
+    while (cur.status === 'running') {
+      onUpdate?.(cur);
+      cur = await this.call<Operation>(
+        'GET',
+        `/1.0/operations/${encodeURIComponent(cur.id)}/wait?timeout=0.5`,
+        undefined,
+        signal,
+      );
+    }
+    onUpdate?.(cur);
+    if (cur.status !== 'success') {
+      const code = cur.errorCode && ERROR_CODES.has(cur.errorCode) ? (cur.errorCode as StrataErrorCode) : 'INTERNAL';
+      throw new StrataError(code, cur.errorMessage ?? `operation ${cur.kind} ${cur.status}`);
+    }
+    return cur;
+  }
+
+  /** Opens a WebSocket to `path` (the token goes in the Authorization header). */
+  websocket(path: string): WebSocket {
+    const base = new URL(this.target.baseUrl);
+    const headers: Record<string, string> = {};
+    if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
+    if (this.target.socketPath) {
+      return new WebSocket(`ws+unix://${this.target.socketPath}:${path}`, { headers });
+    }
+    return new WebSocket(`ws://${base.host}${path}`, { headers });
+  }
+}
+
+/** The StrataError for a non-2xx API answer. */
+export function toError(res: ApiResponse<unknown>): StrataError {
+  const body = res.body as { error?: { code?: string; message?: string } };
+  const code = body?.error?.code;
+  const message = body?.error?.message ?? `the daemon answered ${res.status}`;
+  if (code === 'UNAUTHORIZED') {
+    return new StrataError(
+      'INVALID_ARGUMENT',
+      `${message}: set STRATA_TOKEN (the token is in $STRATA_HOME/daemon/token)`,
+    );
+  }
+  return new StrataError(code && ERROR_CODES.has(code) ? (code as StrataErrorCode) : 'INTERNAL', message);
+}

@@ -1,0 +1,261 @@
+import type { Command } from 'commander';
+import type { CreateInstance, Instance, InstanceState, Limits, Operation } from '../../api/schema/index.js';
+import { StrataError } from '../../base/errors.js';
+import { renderTable } from '../../base/table.js';
+import { formatBytes, parseSizeBytes } from '../../base/units.js';
+import { type CliContext, type CliRegistrar, clientFor, followOperation, formatOption } from '../cli-context.js';
+import { type OutputFormat, printData } from '../output.js';
+
+/** Flags that set resource limits (launch and limits). */
+interface LimitFlags {
+  cpuWeight?: string;
+  cpuQuota?: string;
+  diskIops?: string;
+  diskBw?: string;
+  nicBw?: string;
+}
+
+/** The limits the flags ask for (only those given). */
+export function limitsFromFlags(o: LimitFlags): Partial<Limits> {
+  const out: Partial<Limits> = {};
+  const w = wholeNumber(o.cpuWeight, '--cpu-weight');
+  if (w !== undefined) out.cpuWeight = w;
+  const q = wholeNumber(o.cpuQuota, '--cpu-quota');
+  if (q !== undefined) out.cpuQuotaPercent = q;
+  const iops = wholeNumber(o.diskIops, '--disk-iops');
+  if (iops !== undefined) out.diskIops = iops;
+  if (o.diskBw !== undefined) out.diskBytesPerSec = o.diskBw === '0' ? 0 : parseSizeBytes(o.diskBw, '--disk-bw');
+  if (o.nicBw !== undefined) out.nicBytesPerSec = o.nicBw === '0' ? 0 : parseSizeBytes(o.nicBw, '--nic-bw');
+  return out;
+}
+
+function limitOptions(cmd: Command): Command {
+  return cmd
+    .option('--cpu-weight <n>', 'relative CPU weight 1-10000 (default 100)')
+    .option('--cpu-quota <percent>', 'CPU cap in percent of one host CPU (0: none)')
+    .option('--disk-iops <n>', 'disk requests per second (0: unlimited)')
+    .option('--disk-bw <size>', 'disk bytes per second, e.g. 20M (0: unlimited)')
+    .option('--nic-bw <size>', 'NIC bytes per second each way, e.g. 10M (0: unlimited)');
+}
+
+interface LaunchOptions extends LimitFlags {
+  cpus?: string;
+  memory?: string;
+  diskSize?: string;
+  network?: string;
+  engine?: string;
+  quiet?: boolean;
+}
+
+function wholeNumber(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text))
+    throw new StrataError('INVALID_ARGUMENT', `invalid ${flag} '${text}': expected a whole number`);
+  return Number(text);
+}
+
+function path(name: string): string {
+  return `/1.0/instances/${encodeURIComponent(name)}`;
+}
+
+/** Registers the instance commands: launch, list, info, start, stop, restart, pause, resume, delete. */
+export const registerInstanceCommands: CliRegistrar = (program: Command, ctx: CliContext) => {
+  limitOptions(
+    program
+      .command('launch')
+      .description('create an instance from an image and boot it (through the daemon)')
+      .argument('<image>', 'image name (see strata image list)')
+      .argument('<name>', 'instance name: lower-case letters, digits and inner -')
+      .option('--cpus <n>', 'vCPUs (builtin engine: 1)')
+      .option('--memory <size>', 'guest RAM, a hard cap (e.g. 512M)')
+      .option('--disk-size <size>', 'root disk size (e.g. 4G)')
+      .option('--network <name>', 'attach to this network')
+      .option('--engine <engine>', 'builtin (default) or qemu')
+      .option('-q, --quiet', 'no progress line'),
+  ).action(async (image: string, name: string, opts: LaunchOptions) => {
+    const client = clientFor(ctx);
+    const body: CreateInstance = { name, image, start: true };
+    const cpus = wholeNumber(opts.cpus, '--cpus');
+    if (cpus !== undefined) body.cpus = cpus;
+    if (opts.memory) body.memory = opts.memory;
+    if (opts.diskSize) body.diskSize = opts.diskSize;
+    if (opts.network) body.network = opts.network;
+    if (opts.engine) body.engine = opts.engine;
+    const limits = limitsFromFlags(opts);
+    if (Object.keys(limits).length > 0) body.limits = limits;
+    const op = await client.call<Operation>('POST', '/1.0/instances', body);
+    await followOperation(ctx, client, op, `launching ${name}`, opts.quiet);
+    ctx.stdout.write(`launched ${name}: strata console ${name} to see its shell\n`);
+  });
+
+  limitOptions(
+    program
+      .command('limits')
+      .description('change resource limits; a running instance gets them at once')
+      .argument('<name>', 'instance name'),
+  ).action(async (name: string, opts: LimitFlags) => {
+    const limits = limitsFromFlags(opts);
+    if (Object.keys(limits).length === 0) {
+      throw new StrataError(
+        'INVALID_ARGUMENT',
+        'no limit given: use --cpu-weight, --cpu-quota, --disk-iops, --disk-bw or --nic-bw',
+      );
+    }
+    const client = clientFor(ctx);
+    await client.call<Instance>('PATCH', path(name), { limits });
+    const inst = await client.call<Instance>('GET', path(name));
+    const state = await client.call<InstanceState>('GET', `${path(name)}/state`);
+    ctx.stdout.write(renderInfo(inst, state));
+  });
+
+  program
+    .command('list')
+    .alias('ls')
+    .description('list instances')
+    .addOption(formatOption())
+    .action(async (opts: { format: OutputFormat }) => {
+      const list = await clientFor(ctx).call<Instance[]>('GET', '/1.0/instances');
+      printData(ctx.stdout, opts.format, list, () =>
+        renderTable<Instance>(list, [
+          { header: 'name', cell: (i) => i.name },
+          { header: 'status', cell: (i) => i.status },
+          { header: 'engine', cell: (i) => i.engine },
+          { header: 'image', cell: (i) => i.image },
+          { header: 'cpus', cell: (i) => String(i.cpus), align: 'right' },
+          { header: 'memory', cell: (i) => formatBytes(i.memoryBytes), align: 'right' },
+          { header: 'disk', cell: (i) => formatBytes(i.diskSizeBytes), align: 'right' },
+          { header: 'pid', cell: (i) => (i.vmmPid === null ? '-' : String(i.vmmPid)), align: 'right' },
+          { header: 'reason', cell: (i) => (i.status === 'failed' ? (i.statusReason ?? '') : '') },
+        ]),
+      );
+    });
+
+  program
+    .command('info')
+    .description('show an instance: its definition, and its usage next to its limits')
+    .argument('<name>', 'instance name')
+    .addOption(formatOption())
+    .action(async (name: string, opts: { format: OutputFormat }) => {
+      const client = clientFor(ctx);
+      const inst = await client.call<Instance>('GET', path(name));
+      const state = await client.call<InstanceState>('GET', `${path(name)}/state`);
+      printData(ctx.stdout, opts.format, { ...inst, state }, () => renderInfo(inst, state));
+    });
+
+  const simple: [string, string, 'start' | 'restart' | 'pause' | 'resume' | 'stop'][] = [
+    ['start', 'boot a stopped (or failed) instance', 'start'],
+    ['restart', 'stop and boot again', 'restart'],
+    ['pause', 'stop running guest instructions (guest time stands still)', 'pause'],
+    ['resume', 'run a paused instance again', 'resume'],
+  ];
+  for (const [cmd, description, action] of simple) {
+    program
+      .command(cmd)
+      .description(description)
+      .argument('<name>', 'instance name')
+      .option('-q, --quiet', 'no progress line')
+      .action(async (name: string, opts: { quiet?: boolean }) => {
+        await changeState(ctx, name, action, false, opts.quiet);
+      });
+  }
+  program
+    .command('stop')
+    .description('stop an instance (the builtin engine powers it off at once)')
+    .argument('<name>', 'instance name')
+    .option('-f, --force', 'stop even while it is starting or stopping; kill a VMM that does not answer')
+    .option('-q, --quiet', 'no progress line')
+    .action(async (name: string, opts: { force?: boolean; quiet?: boolean }) => {
+      await changeState(ctx, name, 'stop', opts.force === true, opts.quiet);
+    });
+
+  program
+    .command('export')
+    .description("copy a stopped instance's root disk to $STRATA_HOME/exports (sparse raw), with a progress bar")
+    .argument('<name>', 'instance name')
+    .option('-q, --quiet', 'no progress bar')
+    .action(async (name: string, opts: { quiet?: boolean }) => {
+      const client = clientFor(ctx);
+      const op = await client.call<Operation>('POST', `${path(name)}/export`);
+      const done = await followOperation(ctx, client, op, `exporting ${name}`, opts.quiet);
+      ctx.stdout.write(`exported ${name} to ${done.result?.path ?? '(unknown)'}\n`);
+    });
+
+  program
+    .command('delete')
+    .alias('rm')
+    .description('delete an instance and its disk (a running one only with --force)')
+    .argument('<name>', 'instance name')
+    .option('-f, --force', 'stop it first if it runs')
+    .option('-q, --quiet', 'no progress line')
+    .action(async (name: string, opts: { force?: boolean; quiet?: boolean }) => {
+      const client = clientFor(ctx);
+      const op = await client.call<Operation>('DELETE', `${path(name)}${opts.force ? '?force=true' : ''}`);
+      await followOperation(ctx, client, op, `deleting ${name}`, opts.quiet);
+      ctx.stdout.write(`deleted ${name}\n`);
+    });
+};
+
+async function changeState(
+  ctx: CliContext,
+  name: string,
+  action: string,
+  force: boolean,
+  quiet?: boolean,
+): Promise<void> {
+  const client = clientFor(ctx);
+  const op = await client.call<Operation>('PUT', `${path(name)}/state`, { action, ...(force ? { force } : {}) });
+  await followOperation(ctx, client, op, `${action} ${name}`, quiet);
+  const inst = await client.call<Instance>('GET', path(name));
+  ctx.stdout.write(`${name}: ${inst.status}\n`);
+}
+
+function rate(v: number, unit: string): string {
+  return v > 0 ? `${v} ${unit}` : 'unlimited';
+}
+
+/** The `strata info` text: definition, then a table of each resource's limit beside its usage. */
+export function renderInfo(inst: Instance, st: InstanceState): string {
+  const u = st.usage;
+  const l = st.limits;
+  const lines = [
+    `name:     ${inst.name}`,
+    `status:   ${inst.status}${st.pid ? ` (VMM pid ${st.pid})` : ''}${inst.statusReason && inst.status !== 'running' ? ` - ${inst.statusReason}` : ''}`,
+    `image:    ${inst.image}`,
+    `engine:   ${inst.engine}`,
+    `network:  ${inst.network ?? 'none'}`,
+    `created:  ${inst.createdAt}`,
+    '',
+  ];
+  const rows: [string, string, string][] = [
+    ['vCPUs', String(inst.cpus), u ? `${u.cpuSeconds.toFixed(1)} s CPU time` : '-'],
+    ['CPU weight', String(l.cpuWeight), '-'],
+    [
+      'CPU quota',
+      l.cpuQuotaPercent > 0 ? `${l.cpuQuotaPercent}% of a CPU` : 'none',
+      u?.cpuThrottledSeconds != null ? `${u.cpuThrottledSeconds.toFixed(1)} s throttled` : '-',
+    ],
+    [
+      'memory',
+      `${formatBytes(inst.memoryBytes)} (hard cap)`,
+      u ? `${formatBytes(u.memoryRssBytes)} VMM resident` : '-',
+    ],
+    ['disk size', formatBytes(inst.diskSizeBytes), '-'],
+    ['disk IOPS', rate(l.diskIops, 'op/s'), u ? `${u.diskReadOps} reads, ${u.diskWriteOps} writes` : '-'],
+    [
+      'disk bandwidth',
+      l.diskBytesPerSec > 0 ? `${formatBytes(l.diskBytesPerSec)}/s` : 'unlimited',
+      u ? `${formatBytes(u.diskReadBytes)} read, ${formatBytes(u.diskWriteBytes)} written` : '-',
+    ],
+    [
+      'NIC rate',
+      l.nicBytesPerSec > 0 ? `${formatBytes(l.nicBytesPerSec)}/s` : 'unlimited',
+      u ? `${formatBytes(u.nicRxBytes)} in, ${formatBytes(u.nicTxBytes)} out` : '-',
+    ],
+  ];
+  const table = renderTable(rows, [
+    { header: 'resource', cell: (r) => r[0] },
+    { header: 'limit', cell: (r) => r[1] },
+    { header: 'usage', cell: (r) => r[2] },
+  ]);
+  return `${lines.join('\n')}${table}\nresource controls: ${st.controls.summary}\n`;
+}

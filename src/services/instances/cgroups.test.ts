@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CgroupControls, VMM_OVERHEAD_BYTES } from './cgroups.js';
+
+const limits = { cpuWeight: 200, cpuQuotaPercent: 50, diskIops: 0, diskBytesPerSec: 0, nicBytesPerSec: 0 };
+
+test('cgroup v2: weight, quota and memory cap are written and the pid joins the group', () => {
+  const root = mkdtempSync(join(tmpdir(), 'cg2-'));
+  writeFileSync(join(root, 'cgroup.controllers'), 'cpuset cpu io memory pids\n');
+  const c = CgroupControls.detect(root);
+  assert.equal(c.support.kind, 'cgroup-v2');
+  const notes = c.apply('vm1', 4242, limits, 256 * 1024 * 1024);
+  assert.deepEqual(notes, []);
+  const dir = join(root, 'strata', 'vm1');
+  assert.equal(readFileSync(join(dir, 'cpu.weight'), 'utf8'), '200');
+  assert.equal(readFileSync(join(dir, 'cpu.max'), 'utf8'), '50000 100000');
+  assert.equal(readFileSync(join(dir, 'memory.max'), 'utf8'), String(256 * 1024 * 1024 + VMM_OVERHEAD_BYTES));
+  assert.equal(readFileSync(join(dir, 'cgroup.procs'), 'utf8'), '4242');
+  writeFileSync(join(dir, 'cpu.stat'), 'usage_usec 10\nthrottled_usec 2500000\n');
+  assert.equal(c.throttledSeconds('vm1'), 2.5);
+});
+
+test('cgroup v1: shares scale from weight, quota in cfs units, no quota is -1', () => {
+  const root = mkdtempSync(join(tmpdir(), 'cg1-'));
+  mkdirSync(join(root, 'cpu'));
+  writeFileSync(join(root, 'cpu', 'cpu.shares'), '1024');
+  mkdirSync(join(root, 'memory'));
+  const c = CgroupControls.detect(root);
+  assert.equal(c.support.kind, 'cgroup-v1');
+  c.apply('vm1', 7, { ...limits, cpuQuotaPercent: 0 }, 64 * 1024 * 1024);
+  assert.equal(readFileSync(join(root, 'cpu', 'strata', 'vm1', 'cpu.shares'), 'utf8'), '2048');
+  assert.equal(readFileSync(join(root, 'cpu', 'strata', 'vm1', 'cpu.cfs_quota_us'), 'utf8'), '-1');
+  assert.equal(
+    readFileSync(join(root, 'memory', 'strata', 'vm1', 'memory.limit_in_bytes'), 'utf8'),
+    String(64 * 1024 * 1024 + VMM_OVERHEAD_BYTES),
+  );
+});
+
+test('without cgroups the controls say clearly that CPU limits are not enforced', () => {
+  const c = CgroupControls.detect(mkdtempSync(join(tmpdir(), 'cg0-')));
+  assert.equal(c.support.kind, 'none');
+  assert.match(c.support.summary, /NOT enforced/);
+  assert.match(c.apply('vm1', 1, limits, 1)[0] ?? '', /NOT enforced/);
+});

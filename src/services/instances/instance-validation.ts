@@ -1,0 +1,142 @@
+import { StrataError } from '../../base/errors.js';
+import { parseSizeBytes } from '../../base/units.js';
+import { ENGINE_NAMES, type EngineName } from './engine.js';
+import type { InstanceLimits } from './state-store.js';
+
+/** What a client asks for when it creates an instance. Sizes may be numbers of bytes or text (`512M`). */
+export interface CreateInstanceInput {
+  name: string;
+  image: string;
+  engine?: string | undefined;
+  cpus?: number | undefined;
+  memory?: string | number | undefined;
+  diskSize?: string | number | undefined;
+  network?: string | null | undefined;
+  limits?: Partial<InstanceLimits> | undefined;
+  /** Boot it once created (`strata launch`). */
+  start?: boolean | undefined;
+}
+
+/** A create request after validation. */
+export interface ValidCreate {
+  name: string;
+  image: string;
+  engine: EngineName;
+  cpus: number;
+  memoryBytes: number;
+  diskSizeBytes: number;
+  network: string | null;
+  limits: InstanceLimits;
+  start: boolean;
+}
+
+/** Defaults of a new instance. */
+export const INSTANCE_DEFAULTS = { memoryBytes: 512 * 1024 ** 2, diskSizeBytes: 4 * 1024 ** 3, cpus: 1 } as const;
+
+/** Default limits: normal CPU weight, no caps. */
+export const DEFAULT_LIMITS: InstanceLimits = {
+  cpuWeight: 100,
+  cpuQuotaPercent: 0,
+  diskIops: 0,
+  diskBytesPerSec: 0,
+  nicBytesPerSec: 0,
+};
+
+/** Bounds per engine: memory, vCPUs. */
+const ENGINE_BOUNDS: Record<EngineName, { minMemory: number; maxMemory: number; maxCpus: number }> = {
+  builtin: { minMemory: 16 * 1024 ** 2, maxMemory: 3 * 1024 ** 3, maxCpus: 1 },
+  qemu: { minMemory: 64 * 1024 ** 2, maxMemory: 16 * 1024 ** 3, maxCpus: 8 },
+};
+
+/** INVALID_ARGUMENT naming the field. */
+export function fieldError(field: string, message: string): StrataError {
+  return new StrataError('INVALID_ARGUMENT', `invalid ${field}: ${message}`);
+}
+
+/**
+ * Throws INVALID_ARGUMENT unless `name` is a valid instance name: 1 to 63 lower-case letters, digits and inner
+ * hyphens (a DNS label). No dots or slashes, so a name can never reach outside its folder.
+ */
+export function checkInstanceName(name: unknown, field = 'name'): asserts name is string {
+  if (typeof name !== 'string' || !/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) {
+    throw fieldError(
+      field,
+      `'${String(name)}' is not an instance name: use 1-63 lower-case letters, digits and inner '-'`,
+    );
+  }
+}
+
+function size(field: string, value: string | number | undefined, dflt: number): number {
+  if (value === undefined) return dflt;
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value <= 0) throw fieldError(field, `${value} is not a whole number of bytes`);
+    return value;
+  }
+  try {
+    return parseSizeBytes(value, field);
+  } catch (err) {
+    throw fieldError(field, (err as Error).message.replace(/^invalid \S+ /, ''));
+  }
+}
+
+function wholeInRange(field: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw fieldError(field, `'${String(value)}' must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Validates resource limits, filling defaults from `base`. */
+export function validateLimits(limits: Partial<InstanceLimits> | undefined, base = DEFAULT_LIMITS): InstanceLimits {
+  const l = { ...base, ...limits };
+  return {
+    cpuWeight: wholeInRange('limits.cpuWeight', l.cpuWeight, 1, 10_000),
+    cpuQuotaPercent: wholeInRange('limits.cpuQuotaPercent', l.cpuQuotaPercent, 0, 100 * 256),
+    diskIops: wholeInRange('limits.diskIops', l.diskIops, 0, 10_000_000),
+    diskBytesPerSec: wholeInRange('limits.diskBytesPerSec', l.diskBytesPerSec, 0, Number.MAX_SAFE_INTEGER),
+    nicBytesPerSec: wholeInRange('limits.nicBytesPerSec', l.nicBytesPerSec, 0, Number.MAX_SAFE_INTEGER),
+  };
+}
+
+/**
+ * Validates a create request field by field; every error names its field. Whether the image, the network and the
+ * engine exist is checked by the instance manager.
+ */
+export function validateCreate(input: CreateInstanceInput): ValidCreate {
+  checkInstanceName(input.name);
+  if (typeof input.image !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,62}$/.test(input.image)) {
+    throw fieldError('image', `'${String(input.image)}' is not an image name`);
+  }
+  const engine = (input.engine ?? 'builtin') as EngineName;
+  if (!ENGINE_NAMES.includes(engine)) {
+    throw fieldError('engine', `'${String(input.engine)}': choose one of ${ENGINE_NAMES.join(', ')}`);
+  }
+  const bounds = ENGINE_BOUNDS[engine];
+  const cpus = wholeInRange('cpus', input.cpus ?? INSTANCE_DEFAULTS.cpus, 1, bounds.maxCpus);
+  const memoryBytes = size('memory', input.memory, INSTANCE_DEFAULTS.memoryBytes);
+  if (memoryBytes < bounds.minMemory || memoryBytes > bounds.maxMemory || memoryBytes % (1024 * 1024) !== 0) {
+    throw fieldError(
+      'memory',
+      `'${String(input.memory)}' must be whole MiB from ${bounds.minMemory / 1024 ** 2}M to ${bounds.maxMemory / 1024 ** 2}M on the ${engine} engine`,
+    );
+  }
+  const diskSizeBytes = size('diskSize', input.diskSize, INSTANCE_DEFAULTS.diskSizeBytes);
+  if (diskSizeBytes < 1024 ** 2 || diskSizeBytes > 2 * 1024 ** 4 || diskSizeBytes % 512 !== 0) {
+    throw fieldError('diskSize', `'${String(input.diskSize)}' must be a multiple of 512 bytes from 1M to 2T`);
+  }
+  const network = input.network ?? null;
+  if (network !== null && (typeof network !== 'string' || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(network))) {
+    throw fieldError('network', `'${String(network)}' is not a network name`);
+  }
+  return {
+    name: input.name,
+    image: input.image,
+    engine,
+    cpus,
+    memoryBytes,
+    diskSizeBytes,
+    network,
+    limits: validateLimits(input.limits),
+    start: input.start === true,
+  };
+}

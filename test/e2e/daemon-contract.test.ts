@@ -1,0 +1,311 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { WebSocket } from 'ws';
+import type { Operation } from '../../src/api/schema/index.js';
+import { type ApiResponse, DaemonClient } from '../../src/cli/client.js';
+import { startTestDaemon, tempHome, writeFakeImage } from '../helpers/daemon-harness.js';
+
+interface MediaType {
+  schema: unknown;
+}
+interface DocOperation {
+  requestBody?: { content: Record<string, MediaType> };
+  responses: Record<string, { content?: Record<string, MediaType> }>;
+  'x-websocket'?: boolean;
+}
+type Doc = { paths: Record<string, Record<string, DocOperation>>; components: unknown };
+
+let home: string;
+let daemon: Awaited<ReturnType<typeof startTestDaemon>>;
+let tcp: DaemonClient;
+let doc: Doc;
+const ajv = new Ajv({ strict: false, allErrors: true });
+const validators = new Map<string, ValidateFunction>();
+/** `METHOD /path/{template} STATUS` of every response checked against the document. */
+const covered = new Set<string>();
+
+function validatorFor(key: string, schema: unknown): ValidateFunction {
+  let v = validators.get(key);
+  if (!v) {
+    v = ajv.compile({ ...(schema as object), components: doc.components });
+    validators.set(key, v);
+  }
+  return v;
+}
+
+/** Calls the API over TCP with the token and checks request and response against /openapi.json. */
+async function api<T = unknown>(
+  method: string,
+  template: string,
+  path: string,
+  body?: unknown,
+): Promise<ApiResponse<T>> {
+  const op = doc.paths[template]?.[method.toLowerCase()];
+  assert.ok(op, `${method} ${template} is in the OpenAPI document`);
+  if (body !== undefined && op.requestBody) {
+    const schema = op.requestBody.content['application/json']?.schema;
+    const v = validatorFor(`req ${method} ${template}`, schema);
+    void v(body);
+  }
+  const res = await tcp.raw<T>(method, path, body).catch((err: Error) => {
+    throw new Error(`${method} ${path}: ${err.message}`);
+  });
+  const spec = op.responses[String(res.status)];
+  assert.ok(
+    spec,
+    `${method} ${path} answered ${res.status}, which the document does not list: ${JSON.stringify(res.body)}`,
+  );
+  const json = spec.content?.['application/json'];
+  if (json) {
+    const v = validatorFor(`res ${method} ${template} ${res.status}`, json.schema);
+    assert.ok(v(res.body), `${method} ${path} ${res.status} breaks the document: ${ajv.errorsText(v.errors)}`);
+  }
+  covered.add(`${method} ${template} ${res.status}`);
+  return res;
+}
+
+async function waitOp(op: Operation): Promise<Operation> {
+  const r = await api<Operation>('GET', '/1.0/operations/{id}/wait', `/1.0/operations/${op.id}/wait?timeout=10`);
+  assert.equal(r.status, 200);
+  return r.body;
+}
+
+before(async () => {
+  home = tempHome();
+  writeFakeImage(home, 'fake');
+  writeFakeImage(home, 'spare');
+  daemon = await startTestDaemon(home);
+  tcp = new DaemonClient({ baseUrl: daemon.url, token: daemon.token });
+  doc = (await tcp.call('GET', '/openapi.json')) as Doc;
+});
+
+after(async () => {
+  await daemon.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+test('the OpenAPI document is 3.1 and names every route with its schemas', () => {
+  const d = doc as unknown as { openapi: string; components: { schemas: Record<string, unknown> } };
+  assert.equal(d.openapi, '3.1.0');
+  for (const name of ['Instance', 'Operation', 'Error', 'CreateInstance', 'Event', 'Image']) {
+    assert.ok(d.components.schemas[name], `component ${name}`);
+  }
+  assert.ok(Object.keys(doc.paths).length >= 13);
+});
+
+test('every route answers as the document says (requests and responses validated)', async () => {
+  await api('GET', '/1.0', '/1.0');
+  await api('GET', '/openapi.json', '/openapi.json');
+  assert.equal((await api('GET', '/1.0/images', '/1.0/images')).status, 200);
+  assert.equal((await api('GET', '/1.0/images/{name}', '/1.0/images/fake')).status, 200);
+  assert.equal((await api('GET', '/1.0/images/{name}', '/1.0/images/nope')).status, 404);
+  assert.equal((await api('POST', '/1.0/images', '/1.0/images', { source: 'nonesuch' })).status, 400);
+  // A pull is an operation: against a mirror nobody serves it fails as an operation, naming the cause.
+  const pull = await api<Operation>('POST', '/1.0/images', '/1.0/images', {
+    source: 'debian',
+    mirror: 'http://127.0.0.1:9/debian',
+  });
+  assert.equal(pull.status, 202);
+  const pulled = await waitOp(pull.body);
+  assert.equal(pulled.status, 'failure');
+  assert.ok(pulled.errorMessage, 'the failed pull says why');
+
+  const created = await api<Operation>('POST', '/1.0/instances', '/1.0/instances', {
+    name: 'c1',
+    image: 'fake',
+    start: true,
+  });
+  assert.equal(created.status, 202);
+  assert.equal(created.headers.location, `/1.0/operations/${created.body.id}`);
+  assert.equal((await waitOp(created.body)).status, 'success');
+  assert.equal((await api('GET', '/1.0/operations/{id}', `/1.0/operations/${created.body.id}`)).status, 200);
+  assert.equal((await api('GET', '/1.0/operations', '/1.0/operations')).status, 200);
+  assert.equal((await api('DELETE', '/1.0/operations/{id}', `/1.0/operations/${created.body.id}`)).status, 409);
+  assert.equal((await api('GET', '/1.0/operations/{id}', '/1.0/operations/nope')).status, 404);
+
+  assert.equal((await api('GET', '/1.0/instances', '/1.0/instances')).status, 200);
+  const inst = await api<{ status: string }>('GET', '/1.0/instances/{name}', '/1.0/instances/c1');
+  assert.equal(inst.body.status, 'running');
+  const st = await api<{ usage: unknown }>('GET', '/1.0/instances/{name}/state', '/1.0/instances/c1/state');
+  assert.ok(st.body.usage);
+  const patched = await api('PATCH', '/1.0/instances/{name}', '/1.0/instances/c1', {
+    limits: { cpuWeight: 200, diskIops: 100 },
+  });
+  assert.equal(patched.status, 200);
+  assert.equal(daemon.engine.vm('c1')?.limits.diskIops, 100);
+  const con = await api('GET', '/1.0/instances/{name}/console', '/1.0/instances/c1/console');
+  assert.equal(con.status, 200);
+  assert.match(String(con.body), /fake boot of c1/);
+
+  for (const action of ['pause', 'resume', 'stop', 'start', 'restart']) {
+    const r = await api<Operation>('PUT', '/1.0/instances/{name}/state', '/1.0/instances/c1/state', { action });
+    assert.equal(r.status, 202, action);
+    assert.equal((await waitOp(r.body)).status, 'success', action);
+  }
+  assert.equal(
+    (await api('PUT', '/1.0/instances/{name}/state', '/1.0/instances/c1/state', { action: 'resume' })).status,
+    409,
+  );
+  assert.equal((await api('DELETE', '/1.0/instances/{name}', '/1.0/instances/c1')).status, 409);
+  const del = await api<Operation>('DELETE', '/1.0/instances/{name}', '/1.0/instances/c1?force=true');
+  assert.equal(del.status, 202);
+  assert.equal((await waitOp(del.body)).status, 'success');
+  assert.equal((await api('GET', '/1.0/instances/{name}', '/1.0/instances/c1')).status, 404);
+  assert.equal((await api('POST', '/1.0/instances/{name}/export', '/1.0/instances/c1/export')).status, 404);
+  const small = await api<Operation>('POST', '/1.0/instances', '/1.0/instances', {
+    name: 'ex1',
+    image: 'fake',
+    diskSize: '8M',
+    start: true,
+  });
+  await waitOp(small.body);
+  assert.equal((await api('POST', '/1.0/instances/{name}/export', '/1.0/instances/ex1/export')).status, 409);
+  await waitOp(
+    (await api<Operation>('PUT', '/1.0/instances/{name}/state', '/1.0/instances/ex1/state', { action: 'stop' })).body,
+  );
+  const exp = await api<Operation>('POST', '/1.0/instances/{name}/export', '/1.0/instances/ex1/export');
+  assert.equal(exp.status, 202);
+  const exported = await waitOp(exp.body);
+  assert.equal(exported.status, 'success');
+  assert.match(exported.result?.path ?? '', /exports\/ex1-.*\.raw$/);
+  assert.equal(statSync(exported.result?.path ?? '').size, 8 * 1024 * 1024);
+  const delEx = await api<Operation>('DELETE', '/1.0/instances/{name}', '/1.0/instances/ex1');
+  assert.equal((await waitOp(delEx.body)).status, 'success');
+  assert.equal((await api('GET', '/1.0/events', '/1.0/events?since=0')).status, 200);
+  assert.equal((await api('DELETE', '/1.0/images/{name}', '/1.0/images/spare')).status, 200);
+
+  const metrics = await tcp.raw('GET', '/metrics');
+  assert.equal(metrics.status, 200);
+  assert.match(String(metrics.headers['content-type']), /^text\/plain/);
+  covered.add('GET /metrics 200');
+
+  const routes = Object.entries(doc.paths).flatMap(([p, ops]) =>
+    Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
+  );
+  for (const r of routes) {
+    assert.ok(
+      [...covered].some((c) => c.startsWith(`${r} `)),
+      `route ${r} was exercised`,
+    );
+  }
+});
+
+test('bad input is a 400 naming the field, and leaves no row and no file', async () => {
+  const cases: [unknown, RegExp][] = [
+    [{ name: '../etc', image: 'fake' }, /invalid name/],
+    [{ name: 'a/b', image: 'fake' }, /invalid name/],
+    [{ name: 'UPPER', image: 'fake' }, /invalid name/],
+    [{ name: 'ok1', image: '../fake' }, /invalid image/],
+    [{ name: 'ok1', image: 'nope' }, /invalid image: no image named 'nope'/],
+    [{ name: 'ok1', image: 'fake', memory: '12X' }, /invalid memory/],
+    [{ name: 'ok1', image: 'fake', memory: '1T' }, /invalid memory/],
+    [{ name: 'ok1', image: 'fake', diskSize: '0' }, /invalid diskSize/],
+    [{ name: 'ok1', image: 'fake', cpus: 4 }, /invalid cpus/],
+    [{ name: 'ok1', image: 'fake', network: 'nonet' }, /invalid network: no network named 'nonet'/],
+    [{ name: 'ok1', image: 'fake', engine: 'xen' }, /invalid engine/],
+    [{ name: 'ok1', image: 'fake', surprise: 1 }, /unknown field 'surprise'/],
+    [{ image: 'fake' }, /invalid body.name: required/],
+    [{ name: 'ok1', image: 'fake', limits: { cpuWeight: 0 } }, /cpuWeight/],
+  ];
+  for (const [body, re] of cases) {
+    const r = await api<{ error: { message: string } }>('POST', '/1.0/instances', '/1.0/instances', body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.match(r.body.error.message, re, JSON.stringify(body));
+  }
+  const ok = await api<Operation>('POST', '/1.0/instances', '/1.0/instances', { name: 'dup', image: 'fake' });
+  await waitOp(ok.body);
+  const dup = await api<{ error: { message: string } }>('POST', '/1.0/instances', '/1.0/instances', {
+    name: 'dup',
+    image: 'fake',
+  });
+  assert.equal(dup.status, 400);
+  assert.match(dup.body.error.message, /invalid name: instance 'dup' already exists/);
+  const list = (await tcp.call('GET', '/1.0/instances')) as { name: string }[];
+  assert.deepEqual(
+    list.map((i) => i.name),
+    ['dup'],
+  );
+  assert.deepEqual(readdirSync(join(home, 'instances')), ['dup']);
+  assert.equal(existsSync(join(home, 'etc')), false);
+  assert.equal((await api('GET', '/1.0/instances/{name}', '/1.0/instances/..%2Fetc')).status, 400);
+  assert.equal((await api('GET', '/1.0/images/{name}', '/1.0/images/..%2F..%2Fetc')).status, 400);
+});
+
+test('a crashed VMM marks only its instance failed, with the reason, and emits an event', async () => {
+  for (const name of ['k1', 'k2']) {
+    const r = await api<Operation>('POST', '/1.0/instances', '/1.0/instances', { name, image: 'fake', start: true });
+    await waitOp(r.body);
+  }
+  const since = ((await tcp.call('GET', '/1.0')) as { lastEventSeq: number }).lastEventSeq;
+  daemon.engine.vm('k1')?.end({ kind: 'error', reason: 'the VMM process (pid 1) was killed by SIGKILL' });
+  const k1 = (await tcp.call('GET', '/1.0/instances/k1')) as { status: string; statusReason: string };
+  assert.equal(k1.status, 'failed');
+  assert.match(k1.statusReason, /SIGKILL/);
+  assert.equal(((await tcp.call('GET', '/1.0/instances/k2')) as { status: string }).status, 'running');
+  const events = (await tcp.call('GET', `/1.0/events?since=${since}`)) as {
+    data: { action?: string; name?: string };
+  }[];
+  assert.ok(events.some((e) => e.data.action === 'instance-failed' && e.data.name === 'k1'));
+  const restart = await api<Operation>('PUT', '/1.0/instances/{name}/state', '/1.0/instances/k1/state', {
+    action: 'start',
+  });
+  assert.equal((await waitOp(restart.body)).status, 'success');
+});
+
+test('a waiting client that disconnects leaves the operation to finish', async () => {
+  const r = await api<Operation>('POST', '/1.0/instances', '/1.0/instances', {
+    name: 'w1',
+    image: 'fake',
+    start: true,
+  });
+  const ac = new AbortController();
+  const waiting = tcp.raw('GET', `/1.0/operations/${r.body.id}/wait?timeout=30`, undefined, ac.signal);
+  ac.abort();
+  await assert.rejects(waiting);
+  const done = await waitOp(r.body);
+  assert.equal(done.status, 'success');
+});
+
+test('the event stream resumes from a sequence number without a gap', async () => {
+  const info = (await tcp.call('GET', '/1.0')) as { lastEventSeq: number };
+  const ws = new WebSocket(`${daemon.url.replace('http', 'ws')}/1.0/events?since=${info.lastEventSeq - 3}`, {
+    headers: { authorization: `Bearer ${daemon.token}` },
+  });
+  const seqs: number[] = [];
+  ws.on('message', (d: Buffer) => seqs.push((JSON.parse(d.toString()) as { seq: number }).seq));
+  await new Promise((r) => ws.once('open', r));
+  const p = await api<Operation>('PUT', '/1.0/instances/{name}/state', '/1.0/instances/w1/state', { action: 'pause' });
+  await waitOp(p.body);
+  await new Promise((r) => setTimeout(r, 100));
+  ws.close();
+  assert.deepEqual(seqs.slice(0, 3), [info.lastEventSeq - 2, info.lastEventSeq - 1, info.lastEventSeq]);
+  for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1]! + 1);
+  assert.ok(seqs.length >= 6, `live events followed: ${seqs.length}`);
+});
+
+test('several console viewers at once; a late viewer gets the history', async () => {
+  const url = `${daemon.url.replace('http', 'ws')}/1.0/instances/k2/console`;
+  const headers = { authorization: `Bearer ${daemon.token}` };
+  const open = (chunks: string[]) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('message', (d: Buffer) => chunks.push(d.toString()));
+    return new Promise<WebSocket>((r) => ws.once('open', () => r(ws)));
+  };
+  const a: string[] = [];
+  const b: string[] = [];
+  const wa = await open(a);
+  await new Promise((r) => setTimeout(r, 50));
+  wa.send('echo one\n');
+  await new Promise((r) => setTimeout(r, 50));
+  const wb = await open(b);
+  await new Promise((r) => setTimeout(r, 50));
+  wb.send('echo two\n');
+  await new Promise((r) => setTimeout(r, 100));
+  wa.close();
+  wb.close();
+  assert.match(a.join(''), /fake boot of k2[\s\S]*echo one[\s\S]*echo two/);
+  assert.match(b.join(''), /fake boot of k2[\s\S]*echo one[\s\S]*echo two/);
+});
