@@ -17,8 +17,39 @@ test('on a terminal the bar redraws one line with exact byte counts', () => {
   const last = out.chunks.at(-1) ?? '';
   assert.match(last, /^\r\x1b\[K/);
   assert.match(last, /downloading kernel \[#{12}\.{12}\] {2}50% 1\.0 KiB \/ 2\.0 KiB 1\.0 KiB\/s/);
+  bar.update(2048);
   bar.done();
   assert.match(out.chunks.at(-1) ?? '', /100% 2\.0 KiB \/ 2\.0 KiB.*\n$/);
+});
+
+test('done() shows the bytes really reached: a phase cut short never claims 100%', () => {
+  let now = 0;
+  const out = sink(false);
+  const bar = new ProgressBar(out, () => now);
+  bar.phase('hashing', 4096);
+  bar.update(1024);
+  now = 1000;
+  bar.done();
+  assert.match(out.chunks.at(-1) ?? '', /^hashing {2}25% 1\.0 KiB \/ 4\.0 KiB 1\.0 KiB\/s\n$/);
+  assert.doesNotMatch(out.chunks.join(''), /100%/);
+});
+
+test('fail() leaves the real figure and the reason, once', () => {
+  let now = 0;
+  const out = sink(true);
+  const bar = new ProgressBar(out, () => now, 100);
+  bar.phase('downloading 4 packages', 10 * 1024);
+  now = 2000;
+  bar.update(3 * 1024);
+  bar.fail('cancelled');
+  assert.match(
+    out.chunks.at(-1) ?? '',
+    /^\r\x1b\[Kdownloading 4 packages {2}30% 3\.0 KiB \/ 10\.0 KiB 1\.5 KiB\/s \(cancelled\)\n$/,
+  );
+  const n = out.chunks.length;
+  bar.fail();
+  bar.done();
+  assert.equal(out.chunks.length, n, 'nothing more once the phase has ended');
 });
 
 test('off a terminal it prints one line per phase and no control codes', () => {

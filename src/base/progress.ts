@@ -18,8 +18,13 @@ export interface ProgressReporter {
   update(doneBytes: number, totalBytes?: number): void;
   /** A line of text that is not progress (kept above the bar). */
   note(text: string): void;
-  /** Ends the current phase and leaves its final line on screen. */
+  /** Ends the current phase and leaves its final line on screen (the real figure: 100% only if complete). */
   done(summary?: string): void;
+  /**
+   * Ends the current phase early (an error, a cancel): leaves its line with the bytes really reached and
+   * `reason`. Optional: reporters without it simply stop reporting.
+   */
+  fail?(reason?: string): void;
 }
 
 /** A reporter that says nothing (`--quiet`, or callers that do not care). */
@@ -72,8 +77,16 @@ export class ProgressBar implements ProgressReporter {
 
   done(summary?: string): void {
     if (!this.label) return;
-    if (this.total > 0) this.doneBytes = Math.max(this.doneBytes, this.total);
-    const text = summary ?? this.render(false);
+    // No rounding up: a phase cut short shows the bytes it reached, never a 100% it did not.
+    this.finish(summary ?? this.render(false));
+  }
+
+  fail(reason = 'stopped'): void {
+    if (!this.label) return;
+    this.finish(`${this.render(false)} (${reason})`);
+  }
+
+  private finish(text: string): void {
     if (this.sink.isTTY) this.sink.write(`\r\x1b[K${text}\n`);
     else this.sink.write(`${text}\n`);
     this.label = '';

@@ -5,7 +5,7 @@
 // Debian mirror (read from its apt sources), reached through the proxy.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -39,17 +39,26 @@ function leftovers(home: string): string[] {
   return out;
 }
 
+/** The image names in the store (dot-entries are content, staging and lock files, not images). */
 function images(home: string): string[] {
   const dir = join(home, 'images');
-  return existsSync(dir) ? readdirSync(dir) : [];
+  return existsSync(dir) ? readdirSync(dir).filter((n) => !n.startsWith('.')) : [];
+}
+
+/** Everything in the images folder that is not an image link, its content folder or a lock. */
+function storeDebris(home: string): string[] {
+  const dir = join(home, 'images');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((n) => n.startsWith('.') && !/^\.image-[^@]+@[0-9a-f]+$|^\.pull-.+\.lock$/.test(n));
 }
 
 /**
  * A Debian mirror on 127.0.0.1 that forwards `/debian/...` to the host's mirror. In `corrupt` mode it flips one
- * byte in the middle of every `.deb` (same length), the way a broken cache or disk would.
+ * byte in the middle of every `.deb` (same length), the way a broken cache or disk would; in `tamperIndex` mode
+ * it changes one bit in the middle of the signed `InRelease`/`Release` (a forged index).
  */
 async function mirrorProxy(upstream: string) {
-  const state = { corrupt: false, requests: [] as string[] };
+  const state = { corrupt: false, tamperIndex: false, requests: [] as string[] };
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').replace(/^\/debian/, '');
     state.requests.push(path);
@@ -72,11 +81,15 @@ async function mirrorProxy(upstream: string) {
         }
         const size = Number(up.headers.get('content-length') ?? 0);
         let offset = 0;
-        const flipAt = state.corrupt && path.endsWith('.deb') ? size >> 1 : -1;
+        const corruptDeb = state.corrupt && path.endsWith('.deb');
+        const tamper = state.tamperIndex && /\/(In)?Release$/.test(path);
+        const flipAt = corruptDeb || tamper ? size >> 1 : -1;
+        // A bit, not a byte, for the index: the forged text stays plausible, only the signature can tell.
+        const mask = tamper ? 0x01 : 0xff;
         for await (const chunk of Readable.fromWeb(up.body as never)) {
           const buf = Buffer.from(chunk as Buffer);
           if (flipAt >= offset && flipAt < offset + buf.length)
-            buf.writeUInt8(buf.readUInt8(flipAt - offset) ^ 0xff, flipAt - offset);
+            buf.writeUInt8(buf.readUInt8(flipAt - offset) ^ mask, flipAt - offset);
           offset += buf.length;
           if (!res.write(buf)) await new Promise((r) => res.once('drain', r));
         }
@@ -89,7 +102,7 @@ async function mirrorProxy(upstream: string) {
   return { url, state, close: () => new Promise((r) => server.close(r)) };
 }
 
-test('pull through a mirror: corrupt packages fail cleanly, a good pull builds, a second pull downloads nothing, rm removes', {
+test('pull through a mirror: corrupt packages fail cleanly, a good pull builds, a second pull does no network work, rm removes', {
   skip: !hostMirror && 'the host has no Debian mirror in its apt sources',
   timeout: 2 * PULL_TIMEOUT_MS,
 }, async (t) => {
@@ -131,22 +144,94 @@ test('pull through a mirror: corrupt packages fail cleanly, a good pull builds, 
   assert.equal(again.code, 0, again.stderr);
   assert.match(
     again.stdout,
-    /^image debian is up to date \(linux \S+, busybox \S+, opensbi \S+\): .*no package downloaded\n$/,
+    /^image debian is up to date \(linux \S+, busybox \S+, opensbi \S+\): no network used, no package downloaded; the mirror index was checked \d+ (second|minute)s? ago — `--refresh` checks again now\n$/,
   );
   assert.equal(again.stderr, '', '--quiet prints no progress');
+  assert.deepEqual([...proxy.state.requests], [], 'a second pull within the freshness window makes no request at all');
+  const after = await runStrata(['image', 'list', '--format', 'json'], { env });
+  assert.equal(after.stdout, before.stdout, 'the image is untouched');
+
+  const refreshed = await runStrata(['image', 'pull', 'debian', '--mirror', proxy.url, '--refresh', '--quiet'], {
+    env,
+    timeoutMs: PULL_TIMEOUT_MS,
+  });
+  assert.equal(refreshed.code, 0, refreshed.stderr);
+  assert.match(
+    refreshed.stdout,
+    /^image debian is up to date \(.*\): (the mirror's signed index is unchanged|apt fetched the mirror's signed index) .*no package downloaded\n$/,
+  );
+  assert.ok(proxy.state.requests.length > 0, '--refresh asks the mirror');
   assert.deepEqual(
     proxy.state.requests.filter((p) => !p.startsWith('/dists/')),
     [],
-    'the second pull asks the mirror only for its index, never for a package',
+    '--refresh asks the mirror only for its index, never for a package',
   );
-  const after = await runStrata(['image', 'list', '--format', 'json'], { env });
-  assert.equal(after.stdout, before.stdout, 'the image is untouched');
+
+  // An image built by an older recipe is rebuilt, from the cached packages and index: still no request.
+  const manifestPath = join(home, 'images', 'debian', 'manifest.json');
+  const older = JSON.parse(readFileSync(manifestPath, 'utf8')) as { builderVersion: number };
+  writeFileSync(manifestPath, JSON.stringify({ ...older, builderVersion: older.builderVersion - 1 }));
+  proxy.state.requests = [];
+  const rebuilt = await runStrata(['image', 'pull', 'debian', '--mirror', proxy.url, '--quiet'], {
+    env,
+    timeoutMs: PULL_TIMEOUT_MS,
+  });
+  assert.equal(rebuilt.code, 0, rebuilt.stderr);
+  assert.match(rebuilt.stdout, /; built from cached packages, no package downloaded, no network used; image /);
+  assert.deepEqual([...proxy.state.requests], []);
+  assert.deepEqual(storeDebris(home), [], 'the replaced image leaves nothing behind');
+
+  // A corrupt manifest is never taken for "no image": the pull says so, naming the file, and rebuilds.
+  writeFileSync(manifestPath, '{');
+  const repaired = await runStrata(['image', 'pull', 'debian', '--mirror', proxy.url], {
+    env,
+    timeoutMs: PULL_TIMEOUT_MS,
+  });
+  assert.equal(repaired.code, 0, repaired.stderr);
+  assert.match(
+    repaired.stderr,
+    /^corrupt image manifest \S+\/images\/debian\/manifest\.json: not JSON: rebuilding image debian$/m,
+  );
+  assert.match(repaired.stdout, /^pulled image debian: .*no network used; image /);
+  assert.deepEqual([...proxy.state.requests], []);
+  assert.equal(readdirSync(join(home, 'images')).filter((n) => n.startsWith('.image-')).length, 1);
 
   const rm = await runStrata(['image', 'rm', 'debian'], { env });
   assert.equal(rm.code, 0, rm.stderr);
   assert.equal(rm.stdout, 'removed image debian\n');
   assert.deepEqual(images(home), []);
   assert.equal((await runStrata(['image', 'list', '--format', 'json'], { env })).stdout, '[]\n');
+});
+
+test('a forged index (InRelease that does not match its signature): one line naming the signature, exit 1, nothing in the store', {
+  skip: !hostMirror && 'the host has no Debian mirror in its apt sources',
+  timeout: PULL_TIMEOUT_MS,
+}, async (t) => {
+  const home = tempHome(t);
+  const proxy = await mirrorProxy(hostMirror!.uri);
+  t.after(() => proxy.close());
+  proxy.state.tamperIndex = true;
+  const r = await runStrata(['image', 'pull', 'debian', '--mirror', proxy.url, '--quiet'], {
+    env: { STRATA_HOME: home },
+    timeoutMs: PULL_TIMEOUT_MS,
+  });
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(
+    r.stderr,
+    new RegExp(`^strata: signature of the Debian index at ${proxy.url.replace(/[.]/g, '\\.')} does not verify: .*\\n$`),
+  );
+  assert.equal(r.stderr.split('\n').length, 2, 'one line');
+  assert.ok(
+    proxy.state.requests.every((p) => p.startsWith('/dists/')),
+    `nothing but the index was fetched: ${proxy.state.requests.join(' ')}`,
+  );
+  assert.deepEqual(images(home), []);
+  assert.deepEqual(leftovers(home), []);
+  assert.equal(
+    existsSync(join(home, 'cache', 'debian', 'index-checked.json')),
+    false,
+    'a forged index is never trusted later',
+  );
 });
 
 test('an unknown image name: one line, exit 1, nothing created', async (t) => {
@@ -157,6 +242,16 @@ test('an unknown image name: one line, exit 1, nothing created', async (t) => {
   const rm = await runStrata(['image', 'rm', 'nosuch'], { env: { STRATA_HOME: home } });
   assert.equal(rm.code, 1);
   assert.equal(rm.stderr, `strata: no image named 'nosuch' in ${join(home, 'images')}\n`);
+  // Booting a missing image names the pull that fetches it, and never suggests a pull that cannot work.
+  const run = await runStrata(['run', '--image', 'plan9'], { env: { STRATA_HOME: home } });
+  assert.equal(run.code, 1);
+  assert.equal(
+    run.stderr,
+    "strata: image 'plan9' is not in the image store; `strata image pull` can fetch only: debian\n",
+  );
+  const runDebian = await runStrata(['run', '--image', 'debian'], { env: { STRATA_HOME: home } });
+  assert.equal(runDebian.code, 1);
+  assert.equal(runDebian.stderr, "strata: image 'debian' is not in the image store: run `strata image pull debian`\n");
   assert.deepEqual(images(home), []);
 });
 

@@ -19,8 +19,10 @@ const QEMU_CPU = 'rv64,zba=false,zbb=false,zbc=false,zbs=false,sstc=false,h=fals
 const BOOT_TIMEOUT_MS = 120_000;
 const COMMAND_TIMEOUT_MS = 30_000;
 
-function qemu(img: SharedDebianImage, withNic: boolean): ConsoleSession {
-  const args = ['-M', 'virt', '-m', '512', '-smp', '1', '-cpu', QEMU_CPU, '-nographic', '-no-reboot'];
+/** QEMU on the image; `allowReboot` lets a guest reboot restart the machine (else QEMU exits on reboot). */
+function qemu(img: SharedDebianImage, withNic: boolean, allowReboot = false): ConsoleSession {
+  const args = ['-M', 'virt', '-m', '512', '-smp', '1', '-cpu', QEMU_CPU, '-nographic'];
+  if (!allowReboot) args.push('-no-reboot');
   args.push('-bios', img.fwJump, '-kernel', img.kernel, '-initrd', img.initrd, '-append', 'console=ttyS0');
   if (withNic) args.push('-netdev', 'user,id=n0', '-device', 'virtio-net-device,netdev=n0');
   else args.push('-nic', 'none');
@@ -64,7 +66,7 @@ test('image list --format json shows the pulled image with its kernel version an
   );
 });
 
-test('the image boots in qemu-system-riscv64 with a NIC: modules, DHCP, ready line, shell, poweroff', {
+test('the image boots in qemu-system-riscv64 with a NIC: modules, DHCP, ready line, shell, job control, poweroff', {
   skip: !hasQemu && 'no qemu-system-riscv64',
   timeout: 900_000,
 }, async (t) => {
@@ -97,9 +99,43 @@ test('the image boots in qemu-system-riscv64 with a NIC: modules, DHCP, ready li
   }
   assert.doesNotMatch(vm.transcript, /strata: cannot load/);
   await vm.command('ip route', /default via 10\.0\.2\.2 dev eth0/, COMMAND_TIMEOUT_MS);
-  vm.typeLine('poweroff -f');
+  // The console is the shell's controlling terminal: ^C interrupts the foreground job, not the shell.
+  await vm.command('tty', /\n\/dev\/ttyS0\r?\n/, COMMAND_TIMEOUT_MS);
+  const beforeSleep = vm.mark();
+  vm.typeLine('sleep 600; echo SLEEP-NOT-INTERRUPTED');
+  await vm.waitFor(/sleep 600/, COMMAND_TIMEOUT_MS, beforeSleep);
+  await new Promise((r) => setTimeout(r, 1000));
+  vm.child.stdin.write('\x03');
+  await vm.command('echo shell-$((1+1))', /\nshell-2\r?\n/, COMMAND_TIMEOUT_MS);
+  assert.doesNotMatch(vm.transcript, /\nSLEEP-NOT-INTERRUPTED/);
+  // Plain poweroff: busybox init (PID 1) runs the shutdown steps, then the kernel powers the machine off.
+  const beforeOff = vm.mark();
+  vm.typeLine('poweroff');
   const exit = await vm.waitExit(60_000);
   assert.equal(exit.code, 0, `qemu exit: ${JSON.stringify(exit)}`);
+  const shutdown = vm.transcript.slice(beforeOff);
+  assert.match(shutdown, /strata: shutting down/);
+  assert.match(shutdown, /reboot: Power down/);
+});
+
+test('reboot restarts the machine, which comes back to the ready line', {
+  skip: !hasQemu && 'no qemu-system-riscv64',
+  timeout: 900_000,
+}, async (t) => {
+  const img = await ensureDebianImageFiles();
+  const vm = qemu(img, false, true);
+  t.after(() => vm.kill());
+  await vm.waitFor(new RegExp(READY_LINE_PREFIX), BOOT_TIMEOUT_MS);
+  await vm.command('echo $((6*7))', /\n42\r?\n/, COMMAND_TIMEOUT_MS);
+  const beforeReboot = vm.mark();
+  vm.typeLine('reboot');
+  await vm.waitFor(/reboot: Restarting system/, 60_000, beforeReboot);
+  const back = vm.mark();
+  await vm.waitFor(new RegExp(READY_LINE_PREFIX), BOOT_TIMEOUT_MS, back);
+  await vm.command('echo again-$((6*7))', /\nagain-42\r?\n/, COMMAND_TIMEOUT_MS);
+  vm.typeLine('halt');
+  await vm.waitFor(/reboot: System halted/, 60_000, back);
+  vm.kill();
 });
 
 test('without a NIC the image says so and still reaches the shell', {

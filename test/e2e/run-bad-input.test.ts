@@ -91,11 +91,11 @@ test('a Linux Image with --bios none is refused: it needs SBI firmware', async (
   );
 });
 
-test('an unknown image is named with the command that gets it', async () => {
+test('an unknown image is named, with the images that can be pulled', async () => {
   const home = mkdtempSync(join(tmpdir(), 'strata-home-'));
   const r = await runStrata(['run', '--image', 'plan9'], { env: { STRATA_HOME: home } });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /image 'plan9' is not in the image store: run `strata image pull plan9`/);
+  assert.match(r.stderr, /image 'plan9' is not in the image store; `strata image pull` can fetch only: debian/);
 });
 
 test('contradictory or missing options are clear errors', async () => {

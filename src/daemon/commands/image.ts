@@ -3,12 +3,12 @@ import { isStrataError, StrataError } from '../../base/errors.js';
 import { ProgressBar, type ProgressReporter, silentProgress } from '../../base/progress.js';
 import { renderTable } from '../../base/table.js';
 import { formatBytes } from '../../base/units.js';
-import { pullDebianImage } from '../../services/images/debian-builder.js';
+import { PULLABLE_IMAGES, pullDebianImage } from '../../services/images/debian-builder.js';
 import { defaultStrataHome, type ImageManifest, ImageStore } from '../../services/images/image-store.js';
 import { type CommandContext, type CommandRegistrar, choiceOption } from '../program.js';
 
 /** Image sources `strata image pull` knows, by name. */
-const PULL_SOURCES = ['debian'] as const;
+const PULL_SOURCES = PULLABLE_IMAGES;
 
 /**
  * Registers `strata image pull|list|rm`: guest images built from Debian packages, kept in the local image store
@@ -27,14 +27,16 @@ export const registerImageCommands: CommandRegistrar = (program: Command, ctx: C
     )
     .argument('<name>', `image to pull (${PULL_SOURCES.join(', ')})`)
     .option('--mirror <url>', "Debian mirror to use instead of the one the host's apt sources name")
+    .option('--refresh', "check the mirror's index now, even if it was checked in the last 6 hours")
     .option('-q, --quiet', 'no progress bar; print only the result line')
     .addHelpText(
       'after',
-      '\nA second pull with nothing new downloads no package and says so.\n' +
-        'Signatures are checked by apt against /usr/share/keyrings/debian-archive-keyring.gpg.\n',
+      "\nWithin 6 hours of the last check of the mirror's index a pull does no network work and says so;\n" +
+        'a pull with nothing new downloads no package. Signatures are checked by apt against\n' +
+        '/usr/share/keyrings/debian-archive-keyring.gpg.\n',
     )
-    .action(async (name: string, opts: { mirror?: string; quiet?: boolean }) => {
-      if (!(PULL_SOURCES as readonly string[]).includes(name)) {
+    .action(async (name: string, opts: { mirror?: string; quiet?: boolean; refresh?: boolean }) => {
+      if (!PULL_SOURCES.includes(name)) {
         throw new StrataError(
           'NOT_FOUND',
           `unknown image '${name}': images that can be pulled: ${PULL_SOURCES.join(', ')}`,
@@ -43,11 +45,12 @@ export const registerImageCommands: CommandRegistrar = (program: Command, ctx: C
       const store = new ImageStore(defaultStrataHome(ctx.env));
       const progress: ProgressReporter = opts.quiet ? silentProgress : new ProgressBar(ctx.stderr);
       const result = await withInterrupt((signal) =>
-        pullDebianImage({ store, name, env: ctx.env, mirror: opts.mirror, progress, signal }),
+        pullDebianImage({ store, name, env: ctx.env, mirror: opts.mirror, refresh: opts.refresh, progress, signal }),
       ).catch((err: unknown) => {
-        // A bar may be half drawn on the terminal: clear it so the error is the one line the user sees.
-        if (!opts.quiet && ctx.stderr.isTTY) ctx.stderr.write('\r\x1b[K');
-        if (isStrataError(err) && err.code === 'ABORTED') {
+        // A bar may be half drawn: leave its real figure (never a 100% it did not reach) above the error line.
+        const aborted = isStrataError(err) && err.code === 'ABORTED';
+        progress.fail?.(aborted ? 'cancelled' : 'failed');
+        if (aborted) {
           throw new StrataError('ABORTED', `pull of image ${name} cancelled: the store is unchanged`);
         }
         throw err;

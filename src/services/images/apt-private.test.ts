@@ -165,4 +165,16 @@ test("the private configuration shuts out the host's apt.conf.d (no host hooks r
   assert.match(dump, /^Dir::State::status "\/dev\/null";$/m);
   assert.match(dump, /^APT::Architecture "riscv64";$/m);
   assert.match(dump, /^APT::Update::Error-Mode "any";$/m);
+  assert.doesNotMatch(dump, /^APT::Sandbox::User "root";$/m, 'apt keeps its privilege drop to _apt');
+});
+
+test('a sources file that cannot be read is an error naming it, not "no mirror"', async (t) => {
+  const etc = mkdtempSync(join(tmpdir(), 'strata-apt-etc-'));
+  t.after(() => rmSync(etc, { recursive: true, force: true }));
+  mkdirSync(join(etc, 'sources.list.d', 'debian.sources'), { recursive: true }); // a folder: EISDIR on read
+  await assert.rejects(discoverDebianMirror(etc), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'IO');
+    assert.match(e.message, new RegExp(`reading ${join(etc, 'sources.list.d', 'debian.sources')}`));
+    return true;
+  });
 });

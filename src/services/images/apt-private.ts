@@ -8,115 +8,20 @@
  */
 
 import { spawn } from 'node:child_process';
-import { access, constants, readdir, readFile } from 'node:fs/promises';
+import { access, constants, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StrataError } from '../../base/errors.js';
 import { fsError, mkdirChecked, writeFileChecked } from './fs-checked.js';
 import { findExecutable, runTool } from './host-tools.js';
 
-/** Debian release code names and aliases a host's sources may name (suffixes like `-updates` are stripped). */
-const DEBIAN_SUITES = new Set([
-  'buster',
-  'bullseye',
-  'bookworm',
-  'trixie',
-  'forky',
-  'duke',
-  'sid',
-  'oldoldstable',
-  'oldstable',
-  'stable',
-  'testing',
-  'unstable',
-]);
-
-/** One `deb` entry of the host's apt sources, one line or one deb822 stanza. */
-export interface AptSourceEntry {
-  uris: string[];
-  suites: string[];
-  /** The file the entry came from, for messages. */
-  file: string;
-}
-
-/** The `deb` entries of a one-line-style `sources.list` text (`deb-src`, comments and blank lines skipped). */
-export function parseOneLineSources(text: string, file: string): AptSourceEntry[] {
-  const out: AptSourceEntry[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/#.*$/, '').trim();
-    const m = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/.exec(line);
-    if (m?.[1] && m[2]) out.push({ uris: [m[1]], suites: [m[2]], file });
-  }
-  return out;
-}
-
-/** The `deb` entries of a deb822 `.sources` text (sources.list(5)); stanzas with `Enabled: no` are skipped. */
-export function parseDeb822Sources(text: string, file: string): AptSourceEntry[] {
-  const out: AptSourceEntry[] = [];
-  const stanzas = text
-    .split('\n')
-    .filter((l) => !l.startsWith('#'))
-    .join('\n')
-    .split(/\n\s*\n/);
-  for (const stanza of stanzas) {
-    const fields = new Map<string, string>();
-    let last = '';
-    for (const line of stanza.split('\n')) {
-      if (/^\s/.test(line) && last) {
-        fields.set(last, `${fields.get(last) ?? ''} ${line.trim()}`);
-        continue;
-      }
-      const m = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(line);
-      if (!m?.[1]) continue;
-      last = m[1].toLowerCase();
-      fields.set(last, (m[2] ?? '').trim());
-    }
-    const words = (k: string) => (fields.get(k) ?? '').split(/\s+/).filter((w) => w !== '');
-    if (!words('types').includes('deb')) continue;
-    if ((fields.get('enabled') ?? 'yes').toLowerCase() === 'no') continue;
-    if (words('uris').length === 0 || words('suites').length === 0) continue;
-    out.push({ uris: words('uris'), suites: words('suites'), file });
-  }
-  return out;
-}
-
-/** True when `suite` names a Debian release archive (not its security archive). */
-export function isDebianReleaseSuite(suite: string): boolean {
-  if (/-security$/.test(suite)) return false;
-  return DEBIAN_SUITES.has(suite.replace(/-(updates|backports|proposed-updates|backports-sloppy)$/, ''));
-}
-
-/**
- * The URI of the Debian mirror the host's apt sources name: the first `deb` entry (`sources.list`, then
- * `sources.list.d/*.list` and `*.sources` in name order) whose suite is a Debian release and which is not a
- * security archive. Undefined when there is none.
- */
-export async function discoverDebianMirror(aptEtcDir = '/etc/apt'): Promise<{ uri: string; file: string } | undefined> {
-  const entries: AptSourceEntry[] = [];
-  const main = join(aptEtcDir, 'sources.list');
-  const mainText = await readFile(main, 'utf8').catch(() => undefined);
-  if (mainText !== undefined) entries.push(...parseOneLineSources(mainText, main));
-  const partsDir = join(aptEtcDir, 'sources.list.d');
-  const names = (await readdir(partsDir).catch(() => [] as string[])).sort();
-  for (const name of names) {
-    const file = join(partsDir, name);
-    if (name.endsWith('.list')) {
-      const text = await readFile(file, 'utf8').catch(() => undefined);
-      if (text !== undefined) entries.push(...parseOneLineSources(text, file));
-    } else if (name.endsWith('.sources')) {
-      const text = await readFile(file, 'utf8').catch(() => undefined);
-      if (text !== undefined) entries.push(...parseDeb822Sources(text, file));
-    }
-  }
-  const ranked = [
-    ...entries.filter((e) => e.suites.some((s) => DEBIAN_SUITES.has(s))),
-    ...entries.filter((e) => e.suites.some(isDebianReleaseSuite)),
-  ];
-  for (const e of ranked) {
-    const uri = e.uris.find((u) => /^https?:\/\//.test(u) && !/debian-security\/?$/.test(u));
-    if (uri) return { uri: uri.replace(/\/+$/, ''), file: e.file };
-  }
-  return undefined;
-}
+// Reading the host's sources lives in apt-sources.ts; re-exported here for the callers of this module.
+export {
+  type AptSourceEntry,
+  discoverDebianMirror,
+  isDebianReleaseSuite,
+  parseDeb822Sources,
+  parseOneLineSources,
+} from './apt-sources.js';
 
 /** One package file to download, as `apt-get download --print-uris` names it (hash from the signed index). */
 export interface AptDownload {
@@ -170,6 +75,8 @@ export interface AptUpdateResult {
   hits: number;
   gets: number;
   fetchedBytes: number;
+  /** apt's own fallbacks worth telling (its `W:` lines about the download sandbox). */
+  warnings: string[];
 }
 
 /** Settings of a private apt instance. */
@@ -248,8 +155,6 @@ export class PrivateApt {
       `APT::Architectures { "${this.opts.arch}"; };`,
       // Fail the update when any index fails instead of warning and using stale lists.
       'APT::Update::Error-Mode "any";',
-      // The store usually lives in a 0700 home the `_apt` sandbox user cannot enter.
-      'APT::Sandbox::User "root";',
       'Acquire::Retries "0";',
       'Acquire::http::Timeout "30";',
       'Acquire::https::Timeout "30";',
@@ -276,7 +181,10 @@ export class PrivateApt {
       env,
       signal: AbortSignal.timeout(10_000),
       onFail: (stderr) => new StrataError('UNAVAILABLE', `apt-config dump failed: ${stderr}`),
-    }).catch(() => undefined);
+    }).catch(() => {
+      // Proxy settings are optional: without apt-config's answer apt runs with no proxy, as documented above.
+      return undefined;
+    });
     if (!out) return [];
     return out.stdout
       .toString('utf8')
@@ -284,15 +192,53 @@ export class PrivateApt {
       .filter((l) => /^Acquire::(http|https)::Proxy(::[^\s"]+)? "[^"]*";$/.test(l));
   }
 
-  /** `apt-get update`: downloads and verifies the signed index (conditional requests when it is unchanged). */
-  async update(signal: AbortSignal): Promise<AptUpdateResult> {
-    const out = await this.run('apt-get', ['update'], signal);
+  /**
+   * `apt-get update`: downloads and verifies the signed index (conditional requests when it is unchanged).
+   * apt does the transfer itself and tells no byte counts, so `onBytes` is fed from the files growing in its
+   * `lists/partial` download folder (polled; the total is not known in advance).
+   */
+  async update(signal: AbortSignal, onBytes?: (bytes: number) => void): Promise<AptUpdateResult> {
+    const partial = join(this.opts.stateDir, 'lists', 'partial');
+    const seen = new Map<string, number>();
+    const poll = async (): Promise<void> => {
+      for (const name of await readdir(partial)) {
+        // apt re-compresses a fetched index into a temporary `NAME.lz4.XXXXXX` here: local work, not download.
+        if (/\.\w+\.[A-Za-z0-9]{6}$/.test(name)) continue;
+        const size = await stat(join(partial, name)).then(
+          (st) => st.size,
+          () => 0, // Finished and moved out between readdir and stat: its last size counts.
+        );
+        seen.set(name, Math.max(seen.get(name) ?? 0, size));
+      }
+      onBytes?.([...seen.values()].reduce((a, b) => a + b, 0));
+    };
+    const timer = onBytes
+      ? setInterval(() => {
+          poll().catch(() => {
+            // Progress only: a folder apt is changing under us is read again at the next tick.
+          });
+        }, 200)
+      : undefined;
+    let out: string;
+    try {
+      out = await this.run('apt-get', ['update'], signal, true);
+    } finally {
+      clearInterval(timer);
+    }
     const hits = (out.match(/^Hit:/gm) ?? []).length;
     const gets = (out.match(/^Get:/gm) ?? []).length;
     const fetched = /^Fetched (\d+(?:\.\d+)?) ([kMG]?)B/m.exec(out);
     const mult: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9 };
     const fetchedBytes = fetched ? Math.round(Number(fetched[1]) * (mult[fetched[2] ?? ''] ?? 1)) : 0;
-    return { hits, gets, fetchedBytes };
+    const warnings: string[] = [];
+    if (/Download is performed unsandboxed as root/.test(out)) {
+      // apt drops to `_apt` for downloads unless that user cannot enter the state folder (a 0700 home): then
+      // apt itself falls back to root and warns. We do not force either way; we say which happened.
+      warnings.push(
+        `apt downloaded the index as root, not as its sandbox user _apt, which cannot enter ${this.opts.stateDir}`,
+      );
+    }
+    return { hits, gets, fetchedBytes, warnings };
   }
 
   /** `apt-cache show --no-all-versions`: the candidate stanza of each package; NOT_FOUND naming a missing one. */
@@ -327,7 +273,8 @@ export class PrivateApt {
     return list;
   }
 
-  private run(tool: string, args: string[], signal: AbortSignal): Promise<string> {
+  /** Runs an apt tool under the private configuration; resolves with stdout (and stderr when `withStderr`). */
+  private run(tool: string, args: string[], signal: AbortSignal, withStderr = false): Promise<string> {
     const env = { ...this.opts.env, APT_CONFIG: join(this.opts.stateDir, 'apt.conf'), LC_ALL: 'C', LANG: 'C' };
     return new Promise((resolve, reject) => {
       const child = spawn(tool, args, { env, signal, stdio: ['ignore', 'pipe', 'pipe'], cwd: this.opts.stateDir });
@@ -345,7 +292,7 @@ export class PrivateApt {
         else reject(fsError(err, tool));
       });
       child.on('close', (code) => {
-        if (code === 0) resolve(stdout);
+        if (code === 0) resolve(withStderr ? `${stdout}\n${stderr}` : stdout);
         else reject(this.classify(tool, args, stdout + '\n' + stderr, code));
       });
     });

@@ -22,7 +22,13 @@ import { discoverDebianMirror } from './apt-private.js';
 import { DEFAULT_DEBIAN_KEYRING } from './debian-builder.js';
 import { fsError, mkdirChecked } from './fs-checked.js';
 import { findExecutable, runTool } from './host-tools.js';
-import { type ImageManifest, type ImageStore, imageTypeOf, MANIFEST_SCHEMA_VERSION } from './image-store.js';
+import {
+  CorruptManifestError,
+  type ImageManifest,
+  type ImageStore,
+  imageTypeOf,
+  MANIFEST_SCHEMA_VERSION,
+} from './image-store.js';
 
 /** The container images Strata can build. */
 export type ContainerImageKind = 'busybox' | 'debian';
@@ -107,7 +113,11 @@ export async function pullContainerImage(opts: ContainerPullOptions): Promise<Co
   const arch = hostDebianArch();
   const release = await opts.store.lockForBuild(name);
   try {
-    const existing = await opts.store.get(name).catch(() => undefined);
+    const existing = await opts.store.get(name).catch((err: unknown) => {
+      // A corrupt manifest means the image must be rebuilt, which is what a pull does; other errors are real.
+      if (err instanceof CorruptManifestError) return undefined;
+      throw err;
+    });
     if (
       !opts.force &&
       existing &&
@@ -185,7 +195,7 @@ async function buildBusyboxRootfs(rootfs: string, opts: ContainerPullOptions): P
     env: opts.env,
     signal,
     onFail: (stderr) => new StrataError('UNAVAILABLE', `${busybox} failed: ${stderr}`),
-  }).catch(() => undefined);
+  }).catch(() => undefined); // Only the version shown in the manifest: "unknown" when busybox will not say.
   const release = /BusyBox v(\S+)/.exec(version?.stdout.toString('utf8') ?? '')?.[1] ?? 'unknown';
   try {
     for (const d of [
@@ -286,7 +296,11 @@ async function buildDebianRootfs(rootfs: string, arch: string, opts: ContainerPu
     await rm(join(rootfs, d), { recursive: true, force: true });
     await mkdir(join(rootfs, d, 'partial'), { recursive: true });
   }
-  const status = await readFile(join(rootfs, 'var/lib/dpkg/status'), 'utf8').catch(() => '');
+  const status = await readFile(join(rootfs, 'var/lib/dpkg/status'), 'utf8').catch((err: NodeJS.ErrnoException) => {
+    // debootstrap always writes it; should it be missing the manifest lists no packages, an unreadable one fails.
+    if (err.code === 'ENOENT') return '';
+    throw fsError(err, join(rootfs, 'var/lib/dpkg/status'), 'reading');
+  });
   return { distribution: 'debian', release: suite, packages: parseDpkgStatus(status), mirror };
 }
 
@@ -343,7 +357,7 @@ export function parseDpkgStatus(text: string): Record<string, string> {
 
 /** The host's Debian code name (`VERSION_CODENAME` of /etc/os-release), if it is Debian. */
 async function hostDebianCodename(osRelease = '/etc/os-release'): Promise<string | undefined> {
-  const text = await readFile(osRelease, 'utf8').catch(() => '');
+  const text = await readFile(osRelease, 'utf8').catch(() => ''); // Unreadable: not a Debian host we can name.
   if (!/^ID=debian$/m.test(text)) return undefined;
   return /^VERSION_CODENAME=([a-z]+)$/m.exec(text)?.[1];
 }
@@ -356,14 +370,14 @@ async function dpkgVersion(pkg: string, env: NodeJS.ProcessEnv): Promise<string 
     env,
     signal: AbortSignal.timeout(10_000),
     onFail: () => new StrataError('NOT_FOUND', pkg),
-  }).catch(() => undefined);
+  }).catch(() => undefined); // Not installed, or no dpkg: "unknown version" either way.
   const v = out?.stdout.toString('utf8').trim();
   return v ? v : undefined;
 }
 
 /** True when `path` is an ELF file without a PT_INTERP program header (statically linked). */
 export async function isStaticElf(path: string): Promise<boolean> {
-  const fh = await open(path, 'r').catch(() => undefined);
+  const fh = await open(path, 'r').catch(() => undefined); // Unopenable: not a usable static ELF.
   if (!fh) return false;
   try {
     const head = Buffer.alloc(64);

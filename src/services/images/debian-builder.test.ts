@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { silentProgress } from '../../base/progress.js';
+import { normalizeMirrorUrl } from './apt-sources.js';
 import { pullDebianImage } from './debian-builder.js';
 import { ImageStore } from './image-store.js';
 
@@ -61,4 +62,11 @@ test('no apt-get in PATH: UNAVAILABLE, and no image or staging folder appears', 
 test('an invalid image name is rejected before any work', async (t) => {
   const { store } = setup(t);
   await assert.rejects(pullDebianImage({ ...base, store, name: 'Bad/Name', env: process.env }), /invalid image name/);
+});
+
+test('--mirror is written to apt as the parsed URL, not the raw text', () => {
+  assert.equal(normalizeMirrorUrl('HTTP://Mirror.Example/debian/'), 'http://mirror.example/debian');
+  assert.equal(normalizeMirrorUrl('http://m.example/deb ian//'), 'http://m.example/deb%20ian');
+  assert.equal(normalizeMirrorUrl('http://m.example:80/debian'), 'http://m.example/debian');
+  assert.throws(() => normalizeMirrorUrl('http://m.example/debian?x=1'), /no query or fragment/);
 });

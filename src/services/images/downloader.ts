@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { rename, unlink } from 'node:fs/promises';
+import { rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StrataError } from '../../base/errors.js';
 import type { ProgressReporter } from '../../base/progress.js';
@@ -47,18 +47,8 @@ export async function downloadVerified(
   opts: { progress: ProgressReporter; signal: AbortSignal; fetchFn?: FetchFn },
 ): Promise<DownloadResult> {
   const fetchFn: FetchFn = opts.fetchFn ?? ((url, init) => fetch(url, init));
-  const result: DownloadResult = { downloadedBytes: 0, fetched: [], reused: [] };
-  const todo: DownloadItem[] = [];
-  for (const item of items) {
-    checkFileName(item.fileName);
-    const cached = await hashFile(join(destDir, item.fileName), opts.signal).catch((err: unknown) => {
-      if ((err as StrataError).code === 'ABORTED') throw err;
-      return undefined;
-    });
-    if (cached && cached.sha256 === item.sha256 && cached.sizeBytes === item.sizeBytes)
-      result.reused.push(item.fileName);
-    else todo.push(item);
-  }
+  const { reused, todo } = await findCached(items, destDir, opts);
+  const result: DownloadResult = { downloadedBytes: 0, fetched: [], reused: reused.map((i) => i.fileName) };
   if (todo.length === 0) return result;
   const totalBytes = todo.reduce((n, i) => n + i.sizeBytes, 0);
   opts.progress.phase(`downloading ${todo.length} package${todo.length === 1 ? '' : 's'}`, totalBytes);
@@ -73,6 +63,49 @@ export async function downloadVerified(
   }
   opts.progress.done(`downloaded ${todo.length} package${todo.length === 1 ? '' : 's'}, ${formatBytes(doneBytes)}`);
   return result;
+}
+
+/**
+ * Splits `items` into those already in `destDir` with the right size and sha256 (`reused`) and those to
+ * download (`todo`), hashing the cached files with a progress bar. No network.
+ */
+export async function findCached(
+  items: readonly DownloadItem[],
+  destDir: string,
+  opts: { progress: ProgressReporter; signal: AbortSignal },
+): Promise<{ reused: DownloadItem[]; todo: DownloadItem[] }> {
+  const reused: DownloadItem[] = [];
+  const todo: DownloadItem[] = [];
+  const present: { item: DownloadItem; size: number }[] = [];
+  for (const item of items) {
+    checkFileName(item.fileName);
+    const path = join(destDir, item.fileName);
+    const size = await stat(path).then(
+      (st) => st.size,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return -1;
+        throw fsError(err, path, 'reading');
+      },
+    );
+    // A cached file of the wrong size cannot match: download it again without hashing it.
+    if (size === item.sizeBytes) present.push({ item, size });
+    else todo.push(item);
+  }
+  const total = present.reduce((n, p) => n + p.size, 0);
+  if (present.length > 0)
+    opts.progress.phase(`checking ${present.length} cached package${present.length === 1 ? '' : 's'}`, total);
+  let done = 0;
+  for (const { item } of present) {
+    const before = done;
+    const cached = await hashFile(join(destDir, item.fileName), opts.signal, (n) =>
+      opts.progress.update(before + n, total),
+    );
+    done += cached.sizeBytes;
+    if (cached.sha256 === item.sha256 && cached.sizeBytes === item.sizeBytes) reused.push(item);
+    else todo.push(item);
+  }
+  if (present.length > 0) opts.progress.done();
+  return { reused, todo };
 }
 
 function checkFileName(name: string): void {

@@ -1,11 +1,21 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fsError } from './fs-checked.js';
 import {
+  CorruptManifestError,
   defaultStrataHome,
   hashFile,
   type ImageManifest,
@@ -18,6 +28,13 @@ function tempHome(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'strata-store-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** The images folder's entries, content folders' random part as `*`, sorted. */
+function entries(store: ImageStore): string[] {
+  return readdirSync(store.imagesDir)
+    .map((n) => n.replace(/^(\.image-.+@)[0-9a-f]+$/, '$1*'))
+    .sort();
 }
 
 function manifest(name: string, files: ImageManifest['files']): ImageManifest {
@@ -59,7 +76,8 @@ test('a staged image appears only on commit, with its manifest round-tripping', 
   assert.deepEqual(await store.get('img'), m);
   assert.equal(await store.verify(m), true);
   assert.deepEqual(JSON.parse(readFileSync(join(store.imageDir('img'), 'manifest.json'), 'utf8')), m);
-  assert.deepEqual(readdirSync(store.imagesDir), ['img']);
+  assert.deepEqual(entries(store), ['.image-img@*', 'img']);
+  assert.ok(lstatSync(store.imageDir('img')).isSymbolicLink(), 'images/<name> is a link to its content folder');
   writeFileSync(join(store.imageDir('img'), 'Image'), 'kernel!');
   assert.equal(await store.verify(m), false, 'a changed file fails verification');
 });
@@ -75,14 +93,90 @@ test('a second commit replaces the image; discard leaves nothing behind', async 
   const failed = await store.beginStaging('img');
   writeFileSync(join(failed.dir, 'Image'), 'half');
   await failed.discard();
-  assert.deepEqual(readdirSync(store.imagesDir), ['img']);
+  assert.deepEqual(entries(store), ['.image-img@*', 'img'], 'the replaced content folder is gone too');
 });
 
-test('stale staging folders of dead processes are removed', async (t) => {
+test('replacing an image never leaves its name missing for a reader', async (t) => {
   const store = new ImageStore(tempHome(t));
-  mkdirSync(join(store.imagesDir, '.staging-img-999999999-abcd'), { recursive: true });
+  const commit = async (content: string) => {
+    const s = await store.beginStaging('img');
+    writeFileSync(join(s.dir, 'Image'), content);
+    await s.commit(
+      manifest('img', [{ path: 'Image', role: 'kernel', sizeBytes: content.length, sha256: sha(content) }]),
+    );
+  };
+  await commit('first');
+  let stop = false;
+  let looks = 0;
+  const missing: number[] = [];
+  // Looks the image up between every step of the commits (each fs call yields to the event loop).
+  const reader = (async () => {
+    while (!stop) {
+      looks++;
+      if (!existsSync(join(store.imageDir('img'), 'manifest.json'))) missing.push(looks);
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  for (let i = 0; i < 20; i++) await commit(`version ${i}`);
+  stop = true;
+  await reader;
+  assert.ok(looks > 20, `the reader ran (${looks} looks)`);
+  assert.deepEqual(missing, [], 'the image was missing at these looks');
+  assert.equal(readFileSync(join(store.imageDir('img'), 'Image'), 'utf8'), 'version 19');
+  assert.deepEqual(entries(store), ['.image-img@*', 'img']);
+});
+
+test('resolve reads every file from one content folder, which a replacement does not change', async (t) => {
+  const store = new ImageStore(tempHome(t));
   const s = await store.beginStaging('img');
-  assert.deepEqual(readdirSync(store.imagesDir), [s.dir.split('/').pop()]);
+  await s.commit(manifest('img', []));
+  const r = await store.resolve('img');
+  assert.ok(r);
+  assert.match(r.dir, /\/\.image-img@[0-9a-f]+$/);
+  assert.deepEqual(r.manifest, await store.get('img'));
+  assert.equal(await store.resolve('nosuch'), undefined);
+});
+
+test('a store from before links (a real folder) is replaced by a link and the old folder removed', async (t) => {
+  const store = new ImageStore(tempHome(t));
+  mkdirSync(store.imageDir('img'), { recursive: true });
+  writeFileSync(join(store.imageDir('img'), 'manifest.json'), JSON.stringify(manifest('img', [])));
+  assert.equal((await store.get('img'))?.name, 'img');
+  const s = await store.beginStaging('img');
+  writeFileSync(join(s.dir, 'Image'), 'new');
+  await s.commit(manifest('img', [{ path: 'Image', role: 'kernel', sizeBytes: 3, sha256: sha('new') }]));
+  assert.ok(lstatSync(store.imageDir('img')).isSymbolicLink());
+  assert.deepEqual(entries(store), ['.image-img@*', 'img']);
+  await store.remove('img');
+  assert.deepEqual(entries(store), [], 'rm removes the link and its content folder');
+});
+
+test("leftovers of dead processes are removed; a live process's temporary folders are left alone", async (t) => {
+  const store = new ImageStore(tempHome(t));
+  const live = process.ppid; // our parent: certainly alive
+  const names = [
+    '.staging-img-999999999-abcd', // the format before '@', dead
+    '.staging-img@999999999-abcd',
+    '.replaced-img@999999999-abcd',
+    '.removing-other@999999999-abcd',
+    '.link-img@999999999-abcd',
+    `.staging-img@${live}-abcd`,
+    `.replaced-img@${live}-abcd`,
+    `.removing-other@${live}-abcd`,
+    '.replaced-img-abcd1234', // pid-less legacy name, recent: may belong to a running older Strata
+    '.image-img@0badc0de', // a content folder of img no link points to
+    '.image-other@0badc0de', // another image's: not ours to judge while we hold only img's lock
+  ];
+  for (const n of names) mkdirSync(join(store.imagesDir, n), { recursive: true });
+  const s = await store.beginStaging('img');
+  const left = readdirSync(store.imagesDir).filter((n) => n !== s.dir.split('/').pop());
+  assert.deepEqual(left.sort(), [
+    '.image-other@0badc0de',
+    `.removing-other@${live}-abcd`,
+    '.replaced-img-abcd1234',
+    `.replaced-img@${live}-abcd`,
+    `.staging-img@${live}-abcd`,
+  ]);
   await s.discard();
 });
 
@@ -124,6 +218,7 @@ test('a corrupt manifest.json is an IO error naming the file', async (t) => {
   mkdirSync(store.imageDir('bad'), { recursive: true });
   writeFileSync(join(store.imageDir('bad'), 'manifest.json'), '{');
   await assert.rejects(store.list(), /corrupt image manifest .*bad\/manifest\.json: not JSON/);
+  await assert.rejects(store.get('bad'), (e: unknown) => e instanceof CorruptManifestError && e.code === 'IO');
 });
 
 test('hashFile streams sha256 and size', async (t) => {

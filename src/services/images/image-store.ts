@@ -1,54 +1,44 @@
 /**
- * The local image store: `$STRATA_HOME/images/<name>/` holds an image's files and its `manifest.json` (name,
- * arch, kernel version, the sha256 of every file, created time). A new image is built in a staging folder
- * inside the store (`images/.staging-<name>-<pid>-<random>`) and renamed into place at the end, so a failure at
- * any point leaves the previous image (or none) and no half-written one. Download and apt state lives beside
- * it in `$STRATA_HOME/cache/`.
+ * The local image store: `$STRATA_HOME/images/<name>` holds an image's files and its `manifest.json` (name,
+ * arch, kernel version, the sha256 of every file, created time). Download and apt state lives beside it in
+ * `$STRATA_HOME/cache/`.
+ *
+ * Layout and atomic replacement. `images/<name>` is a symbolic link to the image's content folder
+ * `images/.image-<name>@<random>`. A new image is built in a staging folder (`images/.staging-<name>@<pid>-<random>`),
+ * which becomes a content folder when complete; a new link (`.link-<name>@<pid>-<random>`) pointing at it is then
+ * renamed over `images/<name>`. rename(2) replaces the link atomically, so a reader that looks the name up
+ * sees the old image or the new one, never none and never a half-written one; a failure at any point leaves the
+ * previous image. The replaced content folder is removed right after: a reader that resolved the old link and
+ * is still opening its files then gets "no such file" (never a mix of two images: read every file through one
+ * resolved folder, see `resolveImage`). Stores written before this layout hold a real folder at `images/<name>`;
+ * replacing one moves it aside first (`.replaced-<name>@<pid>-<random>`), the only case where the name is
+ * briefly missing, once per image.
+ *
+ * Every temporary name carries its creator's pid after the `@` (image names cannot contain `@`), so leftovers of
+ * a crashed process are removed by the next staging while those of a live process are left alone.
  */
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import { StrataError } from '../../base/errors.js';
 import { fsError, mkdirChecked, removeQuietly, writeFileChecked } from './fs-checked.js';
+import { CorruptManifestError, checkImageName, type ImageManifest, parseManifest } from './image-manifest.js';
 
-/** The manifest format version this code writes and reads. */
-export const MANIFEST_SCHEMA_VERSION = 1;
-
-/** What a file of an image is for. */
-export type ImageFileRole = 'kernel' | 'initrd' | 'firmware';
-
-/** One file of an image, with the sha256 that `image list --format json` shows and a rebuild compares. */
-export interface ImageFile {
-  /** Path relative to the image folder. */
-  path: string;
-  role: ImageFileRole;
-  sizeBytes: number;
-  sha256: string;
-}
-
-/** The manifest of an image (`manifest.json`). */
-export interface ImageManifest {
-  schemaVersion: number;
-  name: string;
-  arch: string;
-  distribution: string;
-  release: string;
-  kernelVersion: string;
-  /** The kernel command line the image expects (console first). */
-  kernelCmdline: string;
-  /** Source package name to the exact Debian version the image was built from. */
-  packages: Record<string, string>;
-  /** The mirror the packages came from. */
-  mirror: string;
-  files: ImageFile[];
-  /** ISO 8601 UTC time the image was built. */
-  createdAt: string;
-  /** The version of the recipe that built the image; a newer recipe rebuilds it even if no package changed. */
-  builderVersion: number;
-}
+// The manifest types and parser live in image-manifest.ts; re-exported here, where the store's users look.
+export {
+  CorruptManifestError,
+  checkImageName,
+  type ImageFile,
+  type ImageFileRole,
+  type ImageManifest,
+  type ImageType,
+  imageTypeOf,
+  MANIFEST_SCHEMA_VERSION,
+  parseManifest,
+} from './image-manifest.js';
 
 /**
  * The store's root: `$STRATA_HOME` when set, else `$XDG_DATA_HOME/strata` (when absolute, per the XDG base
@@ -61,81 +51,19 @@ export function defaultStrataHome(env: NodeJS.ProcessEnv): string {
   return join(env.HOME || homedir(), '.local', 'share', 'strata');
 }
 
-/** Throws INVALID_ARGUMENT unless `name` is a valid image name (lower-case letters, digits, `.`, `_`, `-`). */
-export function checkImageName(name: string): void {
-  if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name)) {
-    throw new StrataError(
-      'INVALID_ARGUMENT',
-      `invalid image name '${name}': use lower-case letters, digits, '.', '_', '-'`,
-    );
-  }
-}
-
-/**
- * Validates parsed JSON as a manifest; throws IO naming `where` and the first bad field. Unknown fields are
- * kept out of the result.
- */
-export function parseManifest(value: unknown, where: string): ImageManifest {
-  const bad = (field: string) => new StrataError('IO', `corrupt image manifest ${where}: bad or missing '${field}'`);
-  if (typeof value !== 'object' || value === null) throw bad('(root)');
-  const v = value as Record<string, unknown>;
-  const str = (k: string): string => {
-    if (typeof v[k] !== 'string' || v[k] === '') throw bad(k);
-    return v[k] as string;
-  };
-  if (v.schemaVersion !== MANIFEST_SCHEMA_VERSION) throw bad('schemaVersion');
-  if (!Array.isArray(v.files)) throw bad('files');
-  const files = v.files.map((f: unknown, i: number): ImageFile => {
-    const o = f as Record<string, unknown>;
-    const ok =
-      typeof o === 'object' &&
-      o !== null &&
-      typeof o.path === 'string' &&
-      !o.path.includes('..') &&
-      (o.role === 'kernel' || o.role === 'initrd' || o.role === 'firmware') &&
-      Number.isSafeInteger(o.sizeBytes) &&
-      typeof o.sha256 === 'string' &&
-      /^[0-9a-f]{64}$/.test(o.sha256);
-    if (!ok) throw bad(`files[${i}]`);
-    return {
-      path: o.path as string,
-      role: o.role as ImageFileRole,
-      sizeBytes: o.sizeBytes as number,
-      sha256: o.sha256 as string,
-    };
-  });
-  const packages = v.packages;
-  if (typeof packages !== 'object' || packages === null || Object.values(packages).some((x) => typeof x !== 'string')) {
-    throw bad('packages');
-  }
-  if (Number.isNaN(Date.parse(str('createdAt')))) throw bad('createdAt');
-  // Manifests written before builderVersion existed read as version 0: listed, and rebuilt by the next pull.
-  const builderVersion = v.builderVersion ?? 0;
-  if (!Number.isSafeInteger(builderVersion)) throw bad('builderVersion');
-  return {
-    schemaVersion: MANIFEST_SCHEMA_VERSION,
-    name: str('name'),
-    arch: str('arch'),
-    distribution: str('distribution'),
-    release: str('release'),
-    kernelVersion: str('kernelVersion'),
-    kernelCmdline: str('kernelCmdline'),
-    packages: { ...(packages as Record<string, string>) },
-    mirror: str('mirror'),
-    files,
-    createdAt: str('createdAt'),
-    builderVersion: builderVersion as number,
-  };
-}
-
-/** The sha256 (hex) and size of a file, read as a stream. */
-export async function hashFile(path: string, signal?: AbortSignal): Promise<{ sha256: string; sizeBytes: number }> {
+/** The sha256 (hex) and size of a file, read as a stream; `onBytes` is told the bytes hashed so far. */
+export async function hashFile(
+  path: string,
+  signal?: AbortSignal,
+  onBytes?: (n: number) => void,
+): Promise<{ sha256: string; sizeBytes: number }> {
   const hash = createHash('sha256');
   let sizeBytes = 0;
   try {
     for await (const chunk of createReadStream(path, { signal })) {
       hash.update(chunk as Buffer);
       sizeBytes += (chunk as Buffer).length;
+      onBytes?.(sizeBytes);
     }
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw new StrataError('ABORTED', `hashing ${path} cancelled`);
@@ -147,11 +75,30 @@ export async function hashFile(path: string, signal?: AbortSignal): Promise<{ sh
 /** A folder where a new image is built; `commit` moves it into the store, `discard` removes it. */
 export interface ImageStaging {
   readonly dir: string;
-  /** Writes the manifest and atomically replaces any previous image of that name. */
+  /** Writes the manifest and atomically replaces any previous image of that name (see the file comment). */
   commit(manifest: ImageManifest): Promise<void>;
   /** Removes the staging folder; safe to call after commit or twice. */
   discard(): Promise<void>;
 }
+
+/** An image's manifest and the content folder its files were read from (one resolution of its link). */
+export interface ResolvedImage {
+  manifest: ImageManifest;
+  /** The real folder of the image's files: read every file from here, not through `images/<name>`. */
+  dir: string;
+}
+
+/** A temporary name in the images folder: `.<kind>-<name>@<pid>-<random>`. */
+const TEMP_NAME = /^\.(staging|link|replaced|removing)-(.+)@(\d+)-[0-9a-f]+$/;
+/** Temporary names written before pids were recorded in them: staging had a pid, the others had none. */
+const LEGACY_STAGING = /^\.staging-.+-(\d+)-[0-9a-f]+$/;
+const LEGACY_NO_PID = /^\.(replaced|removing)-[^@]+$/;
+/** Legacy pid-less leftovers older than this are from a process that is gone (their window was a rename). */
+const LEGACY_STALE_MS = 60 * 60_000;
+/** A content folder: `.image-<name>@<random>`. */
+const CONTENT_NAME = /^\.image-(.+)@[0-9a-f]+$/;
+
+const hex = () => randomBytes(4).toString('hex');
 
 /** The image store rooted at `homeDir` (`$STRATA_HOME`). */
 export class ImageStore {
@@ -163,19 +110,40 @@ export class ImageStore {
     this.cacheDir = join(homeDir, 'cache');
   }
 
-  /** The folder of image `name` (whether or not it exists). */
+  /** The path of image `name` (a link to its content folder; whether or not it exists). */
   imageDir(name: string): string {
     checkImageName(name);
     return join(this.imagesDir, name);
   }
 
-  /** The manifest of image `name`, or undefined when there is no such image. IO error if it is corrupt. */
+  /**
+   * The manifest of image `name`, or undefined when there is no such image. A CorruptManifestError (IO, naming
+   * the file) when it exists but is not a valid manifest.
+   */
   async get(name: string): Promise<ImageManifest | undefined> {
-    const path = join(this.imageDir(name), 'manifest.json');
+    return (await this.resolve(name))?.manifest;
+  }
+
+  /**
+   * Resolves `images/<name>` once and reads the manifest from the folder it points to: files read from the
+   * returned `dir` all belong to that manifest even if the image is replaced meanwhile. Undefined when there is
+   * no such image; CorruptManifestError when the manifest is damaged.
+   */
+  async resolve(name: string): Promise<ResolvedImage | undefined> {
+    const link = this.imageDir(name);
+    let dir: string;
+    try {
+      dir = await realpath(link);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw fsError(err, link, 'reading');
+    }
+    const path = join(dir, 'manifest.json');
     let text: string;
     try {
       text = await readFile(path, 'utf8');
     } catch (err) {
+      // A folder without a manifest is not an image (an interrupted legacy replacement, or a user's folder).
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw fsError(err, path, 'reading');
     }
@@ -183,12 +151,12 @@ export class ImageStore {
     try {
       json = JSON.parse(text);
     } catch {
-      throw new StrataError('IO', `corrupt image manifest ${path}: not JSON`);
+      throw new CorruptManifestError(join(link, 'manifest.json'), 'not JSON');
     }
-    return parseManifest(json, path);
+    return { manifest: parseManifest(json, join(link, 'manifest.json')), dir };
   }
 
-  /** Every image's manifest, sorted by name (staging and other dot-folders are not images). */
+  /** Every image's manifest, sorted by name (staging, content and other dot-folders are not images). */
   async list(): Promise<ImageManifest[]> {
     let names: string[];
     try {
@@ -209,67 +177,63 @@ export class ImageStore {
   /** Removes image `name`; NOT_FOUND naming the store when it does not exist. */
   async remove(name: string): Promise<void> {
     const dir = this.imageDir(name);
-    const exists = await stat(dir).then(
-      (s) => s.isDirectory(),
-      () => false,
-    );
-    if (!exists) throw new StrataError('NOT_FOUND', `no image named '${name}' in ${this.imagesDir}`);
-    // Rename first so a concurrent reader never sees a half-deleted image.
-    const trash = join(this.imagesDir, `.removing-${name}-${randomBytes(4).toString('hex')}`);
+    const kind = await entryKind(dir);
+    if (kind === 'none') throw new StrataError('NOT_FOUND', `no image named '${name}' in ${this.imagesDir}`);
+    // Rename first so a concurrent reader sees the image or no image, never a half-deleted one.
+    const trash = join(this.imagesDir, `.removing-${name}@${process.pid}-${hex()}`);
     await rename(dir, trash).catch((err: unknown) => {
       throw fsError(err, dir, 'removing');
     });
-    await removeQuietly(trash);
+    if (kind === 'link') {
+      const target = await readlink(trash).catch((err: unknown) => {
+        throw fsError(err, trash, 'reading');
+      });
+      if (CONTENT_NAME.test(target)) await removeChecked(join(this.imagesDir, target));
+    }
+    await removeChecked(trash);
   }
 
   /**
    * True when every file the manifest names exists with its recorded size and sha256. Used to decide that an
-   * image is up to date; a damaged image is rebuilt.
+   * image is up to date; a damaged image is rebuilt. `onBytes` reports the bytes hashed so far.
    */
-  async verify(manifest: ImageManifest, signal?: AbortSignal): Promise<boolean> {
+  async verify(manifest: ImageManifest, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<boolean> {
     const dir = this.imageDir(manifest.name);
+    let done = 0;
     for (const f of manifest.files) {
-      const got = await hashFile(join(dir, f.path), signal).catch((err: unknown) => {
+      const path = join(dir, f.path);
+      const got = await hashFile(path, signal, (n) => onBytes?.(done + n)).catch((err: unknown) => {
         if ((err as StrataError).code === 'ABORTED') throw err;
+        // A missing or unreadable file is exactly what verify reports: the image is damaged and gets rebuilt.
         return undefined;
       });
       if (!got || got.sha256 !== f.sha256 || got.sizeBytes !== f.sizeBytes) return false;
+      done += got.sizeBytes;
     }
     return true;
   }
 
   /**
-   * A fresh staging folder for image `name` inside the store. Leftover staging folders of processes that are
-   * gone (a crash, a kill -9) are removed first.
+   * A fresh staging folder for image `name` inside the store; call it holding `lockForBuild(name)`. Leftovers of
+   * processes that are gone (a crash, a kill -9) are removed first, and so are content folders of `name` that
+   * its link no longer points to.
    */
   async beginStaging(name: string): Promise<ImageStaging> {
     const finalDir = this.imageDir(name);
     await mkdirChecked(this.imagesDir);
-    await this.removeStaleStaging();
-    const dir = join(this.imagesDir, `.staging-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    await this.removeStale(name);
+    const dir = join(this.imagesDir, `.staging-${name}@${process.pid}-${hex()}`);
     await mkdirChecked(dir);
     const imagesDir = this.imagesDir;
     return {
       dir,
       async commit(manifest: ImageManifest): Promise<void> {
         await writeFileChecked(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-        const old = join(imagesDir, `.replaced-${name}-${randomBytes(4).toString('hex')}`);
-        const hadOld = await rename(finalDir, old).then(
-          () => true,
-          (err: NodeJS.ErrnoException) => {
-            if (err.code === 'ENOENT') return false;
-            throw fsError(err, finalDir, 'replacing');
-          },
-        );
-        try {
-          await rename(dir, finalDir);
-        } catch (err) {
-          if (hadOld) await rename(old, finalDir).catch(() => undefined);
-          throw fsError(err, finalDir, 'creating');
-        }
-        if (hadOld) await removeQuietly(old);
+        await installImage(imagesDir, name, dir, finalDir);
       },
       async discard(): Promise<void> {
+        // After a commit the folder is gone; after a failure the first error is the one to report, and a
+        // folder left behind carries our pid, so the next staging removes it once we have exited.
         await removeQuietly(dir);
       },
     };
@@ -289,35 +253,132 @@ export class ImageStore {
         await writeFile(path, String(process.pid), { flag: 'wx' });
         return async () => {
           await rm(path, { force: true }).catch(() => {
-            // Best effort: a stale lock is taken over by the next pull anyway.
+            // Best effort: the lock names our pid, and a lock of a process that is gone is taken over.
           });
         };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, path);
       }
-      const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (err) {
+        // Released between our create and this read: try again.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw fsError(err, path, 'reading');
+      }
+      const owner = Number(text.trim());
       if (owner > 0 && owner !== process.pid && isAlive(owner)) {
         throw new StrataError(
           'CONFLICT',
           `another pull of image ${name} is running (pid ${owner}); try again when it ends`,
         );
       }
-      await rm(path, { force: true }).catch(() => undefined);
+      await removeChecked(path);
     }
     throw new StrataError('CONFLICT', `cannot take the build lock ${path}`);
   }
 
-  private async removeStaleStaging(): Promise<void> {
-    const names = await readdir(this.imagesDir).catch(() => [] as string[]);
+  /** Removes leftovers of dead processes and the content folders of `name` that are no longer linked. */
+  private async removeStale(name: string): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.imagesDir);
+    } catch (err) {
+      throw fsError(err, this.imagesDir, 'reading');
+    }
+    const linked = await readlink(this.imageDir(name)).catch((err: NodeJS.ErrnoException) => {
+      // No image (ENOENT) or a store from before links (EINVAL): none of its content folders is in use.
+      if (err.code === 'ENOENT' || err.code === 'EINVAL') return undefined;
+      throw fsError(err, this.imageDir(name), 'reading');
+    });
     for (const n of names) {
-      const m = /^\.(?:staging-.+-(\d+)-[0-9a-f]+|removing-.+|replaced-.+)$/.exec(n);
-      if (!m) continue;
-      const pid = m[1] ? Number(m[1]) : undefined;
-      if (pid !== undefined && pid !== process.pid && isAlive(pid)) continue;
-      if (pid === process.pid) continue;
-      await removeQuietly(join(this.imagesDir, n));
+      const path = join(this.imagesDir, n);
+      const pidText = TEMP_NAME.exec(n)?.[3] ?? LEGACY_STAGING.exec(n)?.[1];
+      if (pidText !== undefined) {
+        const pid = Number(pidText);
+        if (pid === process.pid || isAlive(pid)) continue;
+        await removeChecked(path);
+        continue;
+      }
+      if (LEGACY_NO_PID.test(n)) {
+        const age = await lstat(path).then(
+          (st) => Date.now() - st.mtimeMs,
+          () => 0, // Gone since readdir (its owner finished): nothing to remove.
+        );
+        if (age > LEGACY_STALE_MS) await removeChecked(path);
+        continue;
+      }
+      const content = CONTENT_NAME.exec(n);
+      if (content?.[1] === name && n !== linked) await removeChecked(path);
     }
   }
+}
+
+/** What is at `path`: nothing, a symbolic link (current layout) or a real folder (stores before links). */
+async function entryKind(path: string): Promise<'none' | 'link' | 'dir'> {
+  try {
+    const st = await lstat(path);
+    return st.isSymbolicLink() ? 'link' : 'dir';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
+    throw fsError(err, path, 'reading');
+  }
+}
+
+/** `rm -rf` that throws fsError naming the path. */
+async function removeChecked(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true }).catch((err: unknown) => {
+    throw fsError(err, path, 'removing');
+  });
+}
+
+/**
+ * Makes the complete staging folder `staging` the image `name`: renames it to a content folder, points a new
+ * link at it and renames the link over `finalDir` (see the file comment). On failure the previous image is
+ * still at `finalDir`, or the error says where it is.
+ */
+async function installImage(imagesDir: string, name: string, staging: string, finalDir: string): Promise<void> {
+  const content = join(imagesDir, `.image-${name}@${hex()}`);
+  await rename(staging, content).catch((err: unknown) => {
+    throw fsError(err, content, 'creating');
+  });
+  const link = join(imagesDir, `.link-${name}@${process.pid}-${hex()}`);
+  const undo = async (err: unknown): Promise<never> => {
+    // The new image never became visible: its content folder and link are ours alone to remove.
+    await removeQuietly(link);
+    await removeQuietly(content);
+    throw fsError(err, finalDir, 'creating');
+  };
+  await symlink(basename(content), link).catch(undo);
+  const oldKind = await entryKind(finalDir).catch(undo);
+  const oldTarget = oldKind === 'link' ? await readlink(finalDir).catch(undo) : undefined;
+  let movedAside: string | undefined;
+  if (oldKind === 'dir') {
+    // A store from before links: rename(2) cannot replace a folder with a link, so move the folder aside.
+    movedAside = join(imagesDir, `.replaced-${name}@${process.pid}-${hex()}`);
+    await rename(finalDir, movedAside).catch((err: unknown) => {
+      throw fsError(err, finalDir, 'replacing');
+    });
+  }
+  try {
+    await rename(link, finalDir);
+  } catch (err) {
+    if (movedAside) {
+      await rename(movedAside, finalDir).catch((back: unknown) => {
+        throw new StrataError(
+          'IO',
+          `cannot install image ${name} (${fsError(err, finalDir, 'creating').message}) nor put the previous image back (${fsError(back, finalDir).message}): it is at ${movedAside}`,
+          { cause: err },
+        );
+      });
+    }
+    return undo(err);
+  }
+  // The new image is in place; the old content goes now. A failure here leaves an unlinked content folder,
+  // which the next staging of this image removes: not worth failing a pull that succeeded.
+  if (oldTarget !== undefined && CONTENT_NAME.test(oldTarget)) await removeQuietly(join(imagesDir, oldTarget));
+  if (movedAside) await removeQuietly(movedAside);
 }
 
 function isAlive(pid: number): boolean {

@@ -5,7 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { buildInitramfs, type InitramfsInput, initScript, READY_LINE_PREFIX, udhcpcScript } from './initramfs.js';
+import {
+  buildInitramfs,
+  buildInitramfsCpio,
+  type InitramfsInput,
+  initScript,
+  inittab,
+  READY_LINE_PREFIX,
+  udhcpcScript,
+} from './initramfs.js';
 
 const hasCpio = spawnSync('cpio', ['--version']).status === 0;
 
@@ -42,6 +50,8 @@ test('the gzip initramfs unpacks with cpio and holds init, busybox, console node
     'dev/console',
     'etc/strata/udhcpc.sh',
     'etc/strata/modules',
+    'etc/inittab',
+    'etc/fstab',
     'lib/modules/6.12.0-test-riscv64/modules.dep',
     'lib/modules/6.12.0-test-riscv64/kernel/drivers/net/virtio_net.ko',
   ]) {
@@ -67,8 +77,44 @@ test('/init and the udhcpc script are valid sh', () => {
   assert.match(init, /mount -t sysfs sysfs \/sys/);
   assert.match(init, /mount -t devtmpfs devtmpfs \/dev/);
   assert.match(init, /udhcpc -i "\$NIC" -s \/etc\/strata\/udhcpc\.sh/);
-  assert.match(init, /setsid cttyhack sh/);
-  assert.match(init, /poweroff -f\n$/);
+  // PID 1 must end up as busybox init: a shell script has no handler for the signals poweroff/reboot/halt send.
+  assert.match(init, /\nexec \/sbin\/init\n$/);
+  const code = init
+    .split('\n')
+    .filter((l) => !/^\s*#/.test(l))
+    .join('\n');
+  assert.doesNotMatch(code, /poweroff|cttyhack/, 'the console shell and power-off belong to busybox init now');
+});
+
+test('/etc/inittab: a respawning console shell with a controlling terminal, and an orderly shutdown', () => {
+  const tab = inittab('debian');
+  const entries = tab
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => {
+      const m = /^([^:]*):([^:]*):(sysinit|wait|once|respawn|askfirst|ctrlaltdel|shutdown|restart):(.+)$/.exec(l);
+      assert.ok(m, `a busybox inittab entry: ${l}`);
+      return { tty: m[1], action: m[3], command: m[4] };
+    });
+  const of = (action: string) => entries.filter((e) => e.action === action).map((e) => e.command);
+  assert.deepEqual(of('respawn'), ['/bin/cttyhack /bin/sh -l']);
+  const shutdown = of('shutdown').join('\n');
+  assert.match(shutdown, /^\/bin\/sync$/m);
+  assert.match(shutdown, /^\/sbin\/swapoff -a$/m);
+  assert.match(shutdown, /^\/bin\/umount -a -r/m);
+  assert.ok(shutdown.indexOf('sync') < shutdown.indexOf('umount'), 'sync before unmounting');
+  assert.deepEqual(of('ctrlaltdel'), ['/sbin/reboot']);
+});
+
+test('buildInitramfs reports gzip progress up to the whole archive, and the result unpacks to the cpio', async () => {
+  const big = { ...INPUT, busybox: new Uint8Array(3 * 1024 * 1024 + 5).fill(7) };
+  const seen: [number, number][] = [];
+  const gz = await buildInitramfs(big, (done, total) => seen.push([done, total]));
+  const cpio = buildInitramfsCpio(big).toBytes();
+  assert.deepEqual(new Uint8Array(gunzipSync(gz)), cpio);
+  assert.ok(seen.length >= 4, `several progress reports: ${JSON.stringify(seen)}`);
+  assert.deepEqual(seen.at(-1), [cpio.length, cpio.length]);
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i]![0] > seen[i - 1]![0], 'progress only grows');
 });
 
 test("/init's module loader follows modules.dep: dependencies first, each module once", (t) => {
