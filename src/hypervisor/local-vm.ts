@@ -4,10 +4,12 @@ import { StopReason } from '../machine/cpu/hart-port.js';
 import { WasmHart } from '../machine/cpu/wasm-hart.js';
 import type { CharBackend, CharInputListener, Clock } from '../machine/devices/ports.js';
 import type { BlockBackend } from '../machine/ports/block-backend.js';
+import type { NetBackend } from '../machine/ports/net-backend.js';
 import { VirtMachine } from '../machine/virt-machine.js';
 import { VirtioBlk } from '../machine/virtio/virtio-blk.js';
 import { VirtioConsole } from '../machine/virtio/virtio-console.js';
 import { VirtioMmioTransport } from '../machine/virtio/virtio-mmio.js';
+import { VirtioNet } from '../machine/virtio/virtio-net.js';
 import { VirtioRng } from '../machine/virtio/virtio-rng.js';
 import { type SteppableMachine, type VmExit, VmRunner } from './vm-runner.js';
 
@@ -37,6 +39,18 @@ export interface LocalVmSpec {
    * free by the entropy device. The serial console stays the kernel's console.
    */
   virtioConsole?: CharBackend | undefined;
+  /**
+   * Network cards, attached as virtio-net devices in the highest virtio-mmio slots left free by the entropy device
+   * and the virtio console, in order (the first NIC in the lowest of them: the guest's eth0). The caller opened the backends and closes them after `done`.
+   */
+  nics?: readonly LocalVmNic[] | undefined;
+}
+
+/** One network card of a local VM. */
+export interface LocalVmNic {
+  backend: NetBackend;
+  /** The guest's MAC (6 bytes); default the backend's, else a random locally administered one. */
+  mac?: Uint8Array | undefined;
 }
 
 /** How the host side of a local VM is wired. */
@@ -83,7 +97,8 @@ const UART_FIFO_BYTES = 16;
  * firmware or initrd, too little memory) throw before anything runs. A guest reset reboots the machine in place.
  *
  * Console input is flow-controlled like a real serial line with hardware handshake: bytes wait on the host side
- * until the guest's driver has enabled the receive interrupt and has room in the receive FIFO, so input piped in
+ * until the guest takes input (its driver enabled the receive interrupt, or it polls the line status for input)
+ * and has room in the receive FIFO, so input piped in
  * before the guest is ready is neither lost nor overruns the FIFO.
  */
 export function startLocalVm(spec: LocalVmSpec, host: LocalVmHost): LocalVm {
@@ -98,9 +113,14 @@ export function startLocalVm(spec: LocalVmSpec, host: LocalVmHost): LocalVm {
   };
   const clock = host.clock ?? hostClock;
   const disks = spec.disks ?? [];
-  const diskSlots = VIRTIO_SLOT_COUNT - (spec.entropy ? 1 : 0) - (spec.virtioConsole ? 1 : 0);
+  const nics = spec.nics ?? [];
+  const diskSlots = VIRTIO_SLOT_COUNT - (spec.entropy ? 1 : 0) - (spec.virtioConsole ? 1 : 0) - nics.length;
   if (disks.length > diskSlots) {
-    throw new StrataError('INVALID_ARGUMENT', `${disks.length} disks given: this machine takes at most ${diskSlots}`);
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `${disks.length} disks and ${nics.length} NICs given: this machine has ${VIRTIO_SLOT_COUNT} virtio slots` +
+        `${spec.entropy ? ' (one for the entropy device)' : ''}`,
+    );
   }
   // The runner exists only after the machine; devices that finish host I/O wake it through this late binding.
   let runner: VmRunner | undefined;
@@ -126,9 +146,12 @@ export function startLocalVm(spec: LocalVmSpec, host: LocalVmHost): LocalVm {
       }),
   );
 
+  // The guest takes console input once its driver enabled the receive interrupt, or while it polls for input.
+  const guestTakesInput = () => machine.uart.receiveInterruptEnabled || machine.uart.pollingForInput;
+
   const feedInput = () => {
     if (!inputListener || pendingBytes === 0) return;
-    if (!machine.uart.receiveInterruptEnabled) return;
+    if (!guestTakesInput()) return;
     let room = UART_FIFO_BYTES - machine.uart.queuedInputBytes;
     while (room > 0 && pending.length > 0) {
       const head = pending[0]!;
@@ -154,7 +177,7 @@ export function startLocalVm(spec: LocalVmSpec, host: LocalVmHost): LocalVm {
       if (host.paused?.()) return Number.POSITIVE_INFINITY;
       const t = machine.ticksUntilNextEvent();
       // While input waits for FIFO room, look again soon (the guest drains the FIFO in its interrupt handler).
-      return pendingBytes > 0 && machine.uart.receiveInterruptEnabled ? Math.min(t, 10_000) : t;
+      return pendingBytes > 0 && guestTakesInput() ? Math.min(t, 10_000) : t;
     },
     exitState() {
       const htif = machine.htifResult;
@@ -169,7 +192,6 @@ export function startLocalVm(spec: LocalVmSpec, host: LocalVmHost): LocalVm {
       return { kind: 'fail', code: s.fail };
     },
     faultText: () => machine.hart.faultText(),
-    htifValue: () => machine.hart.htifToHost(),
   };
   if (spec.htif && machine.layout.tohostAddr === undefined) {
     machine.dispose();
@@ -198,6 +220,19 @@ export function startLocalVm(spec: LocalVmSpec, host: LocalVmHost): LocalVm {
     });
   }
 
+  // Linux probes virtio-mmio devices from the lowest slot up, so the first NIC takes the lowest of the slots left
+  // for NICs and becomes eth0.
+  const nets: VirtioNet[] = [];
+  const firstNicSlot = topSlot - nics.length + 1;
+  topSlot -= nics.length;
+  for (const [i, nic] of nics.entries()) {
+    machine.attachVirtioDevice(firstNicSlot + i, (ctx) => {
+      const net = new VirtioNet(nic.backend, nic.mac ? { mac: nic.mac } : {});
+      nets.push(net);
+      return new VirtioMmioTransport(ctx, net);
+    });
+  }
+
   const vmRunner = new VmRunner(
     {
       ...steppable,
@@ -215,6 +250,7 @@ export function startLocalVm(spec: LocalVmSpec, host: LocalVmHost): LocalVm {
   const done = vmRunner.run().finally(async () => {
     machine.dispose();
     hvc?.dispose();
+    for (const n of nets) n.dispose();
     await Promise.all(transports.map((t) => t.settled()));
   });
   return {
