@@ -8,11 +8,16 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** Where the program sources live (this folder: test/isa). */
 export const ISA_SRC_DIR = dirname(fileURLToPath(import.meta.url));
+/** The repository root. */
 export const REPO_ROOT = join(ISA_SRC_DIR, '..', '..');
+/** Where the linked programs go: build/isa. */
 export const ISA_OUT_DIR = join(REPO_ROOT, 'build', 'isa');
+/** The cross compiler (Debian's gcc-riscv64-linux-gnu unless STRATA_RISCV_GCC names another). */
 export const RISCV_GCC = process.env.STRATA_RISCV_GCC ?? 'riscv64-linux-gnu-gcc';
 
+/** Compiler and linker flags of every program: RV64GC, bare metal, statically linked at a fixed address. */
 export const GCC_FLAGS = [
   '-march=rv64gc',
   '-mabi=lp64d',
@@ -24,6 +29,7 @@ export const GCC_FLAGS = [
   '-Wl,--no-warn-rwx-segments',
 ];
 
+/** One built (or up-to-date) test program. */
 export interface IsaProgram {
   /** Program name: the source file name without .S. */
   name: string;
@@ -35,6 +41,7 @@ export interface IsaProgram {
   rebuilt: boolean;
 }
 
+/** A program could not be built: the compiler is missing or rejected the source (the message says which). */
 export class IsaBuildError extends Error {}
 
 /** Every test program source (test/isa/*.S), sorted by name. */

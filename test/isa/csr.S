@@ -150,10 +150,13 @@
   srli a0, a0, 32
   andi a0, a0, 0xf
   CHECK a0, 0xa
-  csrr a0, sstatus                         /* sstatus shows UXL */
+  TEST 41                                  /* sstatus shows UXL (33:32) = 2 but has no SXL: */
+  csrr a0, sstatus                         /* bits 35:34 read 0 (privileged spec v1.13 10.1.1) */
   srli a0, a0, 32
-  andi a0, a0, 0x3
-  CHECK a0, 2
+  andi a1, a0, 0x3
+  CHECK a1, 2
+  andi a1, a0, 0xc
+  CHECK a1, 0
 
   /* ---- sstatus is a restricted view of mstatus (20-22) ---- */
   TEST 20

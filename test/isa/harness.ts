@@ -7,6 +7,7 @@ import { REPO_ROOT } from './build.js';
 /** Programs that are meant to fail, with the test number they must report. Everything else must pass (0). */
 export const EXPECTED_EXIT: Readonly<Record<string, number>> = { 'selftest-fail': 3 };
 
+/** The exit status a program must end with on either engine: 0 (pass), or its known failing test number. */
 export function expectedExit(name: string): number {
   return EXPECTED_EXIT[name] ?? 0;
 }
@@ -14,15 +15,24 @@ export function expectedExit(name: string): number {
 /** Wall-clock limit per program run; every program finishes in well under a second. */
 export const RUN_TIMEOUT_MS = 20_000;
 
+/** How one run of an engine ended, with its captured output. */
 export interface RunResult {
   /** Process exit code (null when killed). For HTIF: 0 = pass, N = failed at test N. */
   code: number | null;
+  /** The signal that ended the process, or null. */
   signal: NodeJS.Signals | null;
+  /** True when the run hit the wall-clock limit and was killed. */
   timedOut: boolean;
+  /** Everything the process wrote to stdout. */
   stdout: string;
+  /** Everything the process wrote to stderr (or the spawn error). */
   stderr: string;
 }
 
+/**
+ * Runs `cmd args` from the repository root with no stdin, capturing its output; kills it with SIGKILL after
+ * `timeoutMs`. Never rejects: a spawn failure resolves with code null and the error in stderr.
+ */
 export function run(cmd: string, args: readonly string[], timeoutMs = RUN_TIMEOUT_MS): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

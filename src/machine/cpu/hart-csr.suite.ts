@@ -34,9 +34,10 @@ const MODE_MACROS = `
 .endm
 `;
 
-/** Installs the logging M handler (mtrap) with the trap count in a7. */
+/** Opens PMP for S/U and installs the logging M handler (mtrap) with the trap count in a7. */
 const SETUP_LOG = `
   .option norvc
+  PMP_OPEN
   li a7, 0
   la t0, mtrap
   csrw mtvec, t0

@@ -29,6 +29,45 @@ export function hartPortSuite(factory: HartFactory): void {
     assert.equal(h.run(1000), StopReason.Budget, 'runs on after the stop');
   });
 
+  test('port: a non-exit HTIF command (even value) stops once, retires the store and the hart goes on', () => {
+    // riscv-tests HTIF: only odd values are exits; the host acknowledges other commands by clearing tohost
+    // (virt-machine.ts onHtif), and the program may wait for that.
+    const h = makeHart(factory);
+    h.ram.set(
+      assemble(`
+      li t0, ${TOHOST}
+      li s0, 0
+      li t1, 0x100
+      sd t1, 0(t0)
+      addi s0, s0, 1
+2:    ld t2, 0(t0)
+      bnez t2, 2b
+      addi s0, s0, 1
+      li t1, 1
+      sd t1, 0(t0)
+1:    j 1b
+    `),
+      0,
+    );
+    h.reset(RAM_BASE);
+    h.setHtif(TOHOST);
+    assert.equal(h.run(1000), StopReason.Htif);
+    assert.equal(h.htifToHost(), 0x100);
+    // Stopped right after the store: the store retired (5 instructions: li expands to lui+addiw for TOHOST).
+    const storePc = h.getPc();
+    assert.equal(h.getReg(8), 0, 'nothing after the store ran');
+    const ramTohost = TOHOST - RAM_BASE;
+    assert.deepEqual([...h.ram.subarray(ramTohost, ramTohost + 8)], [0, 1, 0, 0, 0, 0, 0, 0]);
+    // Not cleared yet: the program keeps polling and no second stop comes.
+    assert.equal(h.run(1000), StopReason.Budget);
+    assert.equal(h.getReg(8), 1);
+    assert.notEqual(h.getPc(), storePc);
+    h.ram.fill(0, ramTohost, ramTohost + 8);
+    assert.equal(h.run(1000), StopReason.Htif);
+    assert.equal(h.htifToHost(), 1);
+    assert.equal(h.getReg(8), 2);
+  });
+
   test('port: a trap with no usable handler stops with Fault and explains it', () => {
     const h = makeHart(factory);
     h.ram.set(assemble('.word 0xffffffff'), 0);

@@ -25,6 +25,7 @@ export function hartPrivSuite(factory: HartFactory): void {
       factory,
       `
       .option norvc
+      PMP_OPEN
       la t0, mtrap2
       csrw mtvec, t0
       la t0, strap
@@ -97,6 +98,7 @@ export function hartPrivSuite(factory: HartFactory): void {
       factory,
       `
       .option norvc
+      PMP_OPEN
       li a7, 0
       la t0, mtrap
       csrw mtvec, t0
@@ -350,6 +352,7 @@ export function hartPrivSuite(factory: HartFactory): void {
     hart.ram.set(
       assemble(`
       .option norvc
+      PMP_OPEN
       li a7, 0
       la t0, mtrap
       csrw mtvec, t0

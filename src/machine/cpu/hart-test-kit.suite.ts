@@ -31,7 +31,11 @@ export const RAM_BASE = 0x8000_0000;
 /** Where the test programs' tohost lives. */
 export const TOHOST = 0x8001_0000;
 
-/** Assembler prelude: EXIT writes 1 to tohost; FAIL writes (n << 1) | 1 for n >= 1. */
+/**
+ * Assembler prelude: EXIT writes 1 to tohost; FAIL writes (n << 1) | 1 for n >= 1. PMP_OPEN (clobbers t6) makes
+ * PMP entry 0 a NAPOT region over all memory with R/W/X, which a program needs before it runs in S or U: with
+ * PMP implemented and no entry matching, S/U accesses fail (privileged spec §3.7.1), as on hardware after reset.
+ */
 export const PRELUDE = `
 .macro EXIT
   li t6, ${TOHOST}
@@ -44,6 +48,12 @@ export const PRELUDE = `
   li t5, (\\n << 1) | 1
   sd t5, 0(t6)
 1: j 1b
+.endm
+.macro PMP_OPEN
+  li t6, -1
+  csrw pmpaddr0, t6
+  li t6, 0x1f
+  csrw pmpcfg0, t6
 .endm
 .section .text
 .globl _start

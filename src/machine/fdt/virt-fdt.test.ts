@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { buildVirtFdt } from './virt-fdt.js';
+import { buildVirtFdt, VIRT_RISCV_ISA, VIRT_RISCV_ISA_BASE, VIRT_RISCV_ISA_EXTENSIONS } from './virt-fdt.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'strata-virt-fdt-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -70,9 +70,19 @@ describe('virt device tree', () => {
 
   it('describes the harts as Linux needs them', () => {
     assert.equal(prop('/cpus', 'timebase-frequency'), '<0x989680>');
-    assert.equal(prop('/cpus/cpu@0', 'riscv,isa'), '"rv64imafdc_zicsr_zifencei"');
+    assert.equal(prop('/cpus/cpu@0', 'riscv,isa'), '"rv64imafdc_zicntr_zicsr_zifencei"');
     assert.equal(prop('/cpus/cpu@0', 'riscv,isa-base'), '"rv64i"');
-    assert.equal(prop('/cpus/cpu@0', 'riscv,isa-extensions'), '"i\\0m\\0a\\0f\\0d\\0c\\0zicsr\\0zifencei"');
+    // Zicntr (cycle/time/instret) is implemented and Linux reads this list for it; Zihpm is not implemented.
+    assert.equal(prop('/cpus/cpu@0', 'riscv,isa-extensions'), '"i\\0m\\0a\\0f\\0d\\0c\\0zicntr\\0zicsr\\0zifencei"');
+  });
+
+  it('keeps riscv,isa and riscv,isa-extensions consistent', () => {
+    // Every single-letter extension after the base, then every multi-letter one, joined by underscores.
+    const exts = [...VIRT_RISCV_ISA_EXTENSIONS];
+    const letters = exts.filter((e) => e.length === 1 && e !== 'i').join('');
+    const multi = exts.filter((e) => e.length > 1);
+    assert.equal(VIRT_RISCV_ISA, [`${VIRT_RISCV_ISA_BASE}${letters}`, ...multi].join('_'));
+    assert.ok(!exts.includes('zihpm' as never), 'the hart has no hardware performance counters');
     assert.equal(prop('/cpus/cpu@0', 'mmu-type'), '"riscv,sv39"');
     assert.equal(prop('/cpus/cpu@0/interrupt-controller', 'compatible'), '"riscv,cpu-intc"');
     assert.equal(prop('/cpus/cpu@0/interrupt-controller', 'interrupt-controller'), '');

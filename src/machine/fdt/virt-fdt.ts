@@ -12,12 +12,17 @@ import {
 import { FINISHER_PASS, FINISHER_RESET } from '../devices/sifive-test.js';
 import { FdtWriter, u64Cells } from './fdt-writer.js';
 
-/** The ISA string every hart announces (RV64GC spelled out, as Linux and OpenSBI parse `riscv,isa`). */
-export const VIRT_RISCV_ISA = 'rv64imafdc_zicsr_zifencei';
+/**
+ * The ISA string every hart announces (RV64GC spelled out, as Linux and OpenSBI parse `riscv,isa`). Multi-letter
+ * `z` extensions follow the single letters, in alphabetical order within the `zi` group (unprivileged spec
+ * §37.4, "Naming conventions"). Zicntr (cycle, time, instret) is implemented by the hart; Zihpm is not (the
+ * hpmcounters read zero), so it is not announced.
+ */
+export const VIRT_RISCV_ISA = 'rv64imafdc_zicntr_zicsr_zifencei';
 /** The same ISA in the newer split form (Linux `riscv,isa-base` + `riscv,isa-extensions` bindings). */
 export const VIRT_RISCV_ISA_BASE = 'rv64i';
 /** The extensions of `VIRT_RISCV_ISA`, one string each, for `riscv,isa-extensions`. */
-export const VIRT_RISCV_ISA_EXTENSIONS = ['i', 'm', 'a', 'f', 'd', 'c', 'zicsr', 'zifencei'] as const;
+export const VIRT_RISCV_ISA_EXTENSIONS = ['i', 'm', 'a', 'f', 'd', 'c', 'zicntr', 'zicsr', 'zifencei'] as const;
 /** The MMU the hart implements. */
 export const VIRT_MMU_TYPE = 'riscv,sv39';
 

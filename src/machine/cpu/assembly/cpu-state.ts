@@ -85,6 +85,8 @@ export class Cpu {
   static fetchTlb: usize = 0;
   static readTlb: usize = 0;
   static writeTlb: usize = 0;
+  /** Set by fetchAddend after a fetch fault or when PMP splits the page of the pc (check every fetch on it). */
+  static fetchUncached: bool = false;
   /** Effective privilege of loads and stores (mstatus.MPRV applied). */
   static dataPriv: i32 = PRV_M;
   /** Bit per TLB set that may hold entries (so a real clear only touches sets in use). */

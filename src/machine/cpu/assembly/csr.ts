@@ -10,6 +10,7 @@ import { mtimeNow } from './clint';
 import { Cpu, PRV_M, PRV_S, PRV_U } from './cpu-state';
 import { PMPADDR_BASE, PMPCFG_BASE } from './layout';
 import { tlbFlushAll, updateTlbContext } from './mmu';
+import { pmpAddrRead, pmpAddrWrite, pmpCfgRead, pmpCfgWrite, pmpSync } from './pmp';
 import { fflags, frm, setFflags, setFrm } from './state';
 import {
   MIP_SEIP,
@@ -35,7 +36,11 @@ import {
 export const MISA: u64 =
   (<u64>2 << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
 
-const MSTATUS_UXL_SXL: u64 = (<u64>2 << 32) | (<u64>2 << 34);
+/** mstatus.UXL (bits 33:32) = 2: U-mode is 64-bit (privileged spec §3.1.6.2). */
+const MSTATUS_UXL: u64 = <u64>2 << 32;
+/** mstatus.SXL (bits 35:34) = 2: S-mode is 64-bit. */
+const MSTATUS_SXL: u64 = <u64>2 << 34;
+const MSTATUS_UXL_SXL: u64 = MSTATUS_UXL | MSTATUS_SXL;
 const MSTATUS_SD: u64 = <u64>1 << 63;
 /** Bits of mstatus that M-mode can write (VS, XS, UBE/SBE/MBE are read-only zero: no V extension, little endian). */
 const MSTATUS_WMASK: u64 =
@@ -52,9 +57,12 @@ const MSTATUS_WMASK: u64 =
   MSTATUS_TVM |
   MSTATUS_TW |
   MSTATUS_TSR;
-/** sstatus is a restricted view of mstatus (privileged spec §4.1.1). */
+/**
+ * sstatus is a restricted view of mstatus (privileged spec v1.13 §10.1.1 = v1.12 §4.1.1, "Supervisor Status
+ * Register"): it has UXL (bits 33:32) but no SXL, so bits 35:34 of sstatus read zero.
+ */
 const SSTATUS_RMASK: u64 =
-  MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR | MSTATUS_UXL_SXL | MSTATUS_SD;
+  MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR | MSTATUS_UXL | MSTATUS_SD;
 const SSTATUS_WMASK: u64 = MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR;
 /** Interrupts that exist (SSI, MSI, STI, MTI, SEI, MEI). */
 const MIE_MASK: u64 = 0xaaa;
@@ -197,12 +205,12 @@ export function csrRead(csr: u32): u64 {
       }
       // mhpmcounter3..31 and mhpmevent3..31: implemented as read-only zero (§3.1.10).
       if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f)) return 0;
-      // pmpcfg0..15 (only even on RV64) and pmpaddr0..63: WARL storage, not enforced (§3.7).
+      // pmpcfg0..15 (only the even ones exist on RV64) and pmpaddr0..63; entries 16..63 read zero (pmp.ts, §3.7).
       if (csr >= 0x3a0 && csr <= 0x3af) {
         if ((csr & 1) != 0) break;
-        return load<u64>(PMPCFG_BASE + ((<usize>(csr - 0x3a0) >> 1) << 3));
+        return pmpCfgRead((csr - 0x3a0) >> 1);
       }
-      if (csr >= 0x3b0 && csr <= 0x3ef) return load<u64>(PMPADDR_BASE + ((<usize>(csr - 0x3b0)) << 3));
+      if (csr >= 0x3b0 && csr <= 0x3ef) return pmpAddrRead(csr - 0x3b0);
       break;
   }
   csrIllegal = true;
@@ -318,13 +326,17 @@ export function csrWrite(csr: u32, v: u64): void {
       return;
     default:
       if ((csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0x323 && csr <= 0x33f)) return;
+      // PMP: the TLB caches permissions checked against PMP when entries were filled, so any PMP write flushes
+      // it (the CSR write also ends the interpreter's chunk).
       if (csr >= 0x3a0 && csr <= 0x3af) {
         if ((csr & 1) != 0) break;
-        store<u64>(PMPCFG_BASE + ((<usize>(csr - 0x3a0) >> 1) << 3), v);
+        pmpCfgWrite((csr - 0x3a0) >> 1, v);
+        tlbFlushAll();
         return;
       }
       if (csr >= 0x3b0 && csr <= 0x3ef) {
-        store<u64>(PMPADDR_BASE + ((<usize>(csr - 0x3b0)) << 3), v & 0x003f_ffff_ffff_ffff);
+        pmpAddrWrite(csr - 0x3b0, v);
+        tlbFlushAll();
         return;
       }
       break;
@@ -390,6 +402,9 @@ export function csrReset(): void {
   Cpu.resValid = false;
   setFflags(0);
   setFrm(0);
+  // PMP entries reset to OFF and unlocked (§3.7.1); the TLB must not keep permissions derived from the old ones.
   memory.fill(PMPCFG_BASE, 0, PMPADDR_BASE + 64 * 8 - PMPCFG_BASE);
+  pmpSync();
+  tlbFlushAll();
   updateTlbContext();
 }

@@ -8,6 +8,7 @@
 // f64 bit patterns; single-precision operands are widened to f64 first (exact), and only the final rounding
 // knows the target format (`dbl`).
 
+import { mulHiU64 } from './mul128';
 import { raiseFflags } from './state';
 
 /** fflags bit: invalid operation (RISC-V unprivileged spec §11.2). */
@@ -98,16 +99,8 @@ export let wideLo: u64 = 0;
 
 /** Full 128-bit product of two u64 into `wideHi:wideLo`. */
 export function mul128(a: u64, b: u64): void {
-  const a0 = a & 0xffff_ffff;
-  const a1 = a >> 32;
-  const b0 = b & 0xffff_ffff;
-  const b1 = b >> 32;
-  const p00 = a0 * b0;
-  const p01 = a0 * b1;
-  const p10 = a1 * b0;
-  const mid = (p00 >> 32) + (p01 & 0xffff_ffff) + (p10 & 0xffff_ffff);
-  wideLo = (mid << 32) | (p00 & 0xffff_ffff);
-  wideHi = a1 * b1 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+  wideLo = a * b;
+  wideHi = mulHiU64(a, b);
 }
 
 /** 128-bit `hi:lo >> n` with the shifted-out bits ORed into bit 0, into `wideHi:wideLo`. */

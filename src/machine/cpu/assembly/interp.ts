@@ -15,6 +15,7 @@ import { Cpu, CAUSE_HTIF_STOP, PRV_M, PRV_S, PRV_U, STOP_BUDGET, STOP_FAULT, STO
 import { csrAccess, csrIllegal } from './csr';
 import { fpExecute } from './fpu';
 import { RVC_TABLE } from './layout';
+import { mulHiU64 } from './mul128';
 import {
   ACC_READ,
   ACC_WRITE,
@@ -77,38 +78,24 @@ const CTL_WFI: i32 = 4; // stop for WFI at npc
   return <u64>(<i64>(<i32>v));
 }
 
-/** High 64 bits of the unsigned 128-bit product (no 128-bit type in WebAssembly). */
-function mulhu(a: u64, b: u64): u64 {
-  const a0 = a & 0xffff_ffff;
-  const a1 = a >> 32;
-  const b0 = b & 0xffff_ffff;
-  const b1 = b >> 32;
-  const p00 = a0 * b0;
-  const p01 = a0 * b1;
-  const p10 = a1 * b0;
-  const p11 = a1 * b1;
-  const mid = (p00 >> 32) + (p01 & 0xffff_ffff) + (p10 & 0xffff_ffff);
-  return p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
-}
-
 /** M extension multiply/divide (unprivileged spec §13.1, §13.2: division by zero and overflow do not trap). */
 function mulDiv(f3: u32, a: u64, b: u64): u64 {
   switch (f3) {
     case 0:
       return a * b;
     case 1: {
-      let h = mulhu(a, b);
+      let h = mulHiU64(a, b);
       if (<i64>a < 0) h -= b;
       if (<i64>b < 0) h -= a;
       return h;
     }
     case 2: {
-      let h = mulhu(a, b);
+      let h = mulHiU64(a, b);
       if (<i64>a < 0) h -= b;
       return h;
     }
     case 3:
-      return mulhu(a, b);
+      return mulHiU64(a, b);
     case 4:
       if (b == 0) return 0xffff_ffff_ffff_ffff;
       if (a == 0x8000_0000_0000_0000 && b == 0xffff_ffff_ffff_ffff) return a;
@@ -245,11 +232,15 @@ export function run(budget: i32): i32 {
       // ---- fetch
       if ((pc & TAG1) != fetchTag) {
         fetchAdd = fetchAddend(pc);
-        if (Cpu.excFlag) {
-          ctl = CTL_EXC;
-          break;
-        }
         fetchTag = pc & TAG1;
+        if (Cpu.fetchUncached) {
+          if (Cpu.excFlag) {
+            ctl = CTL_EXC;
+            break;
+          }
+          // A page split by PMP regions is not kept: every instruction on it is translated and checked.
+          fetchTag = 1;
+        }
       }
       let insn = load<u32>(<usize>(<u32>pc + fetchAdd));
       if ((insn & 3) != 3) {
@@ -280,6 +271,12 @@ export function run(budget: i32): i32 {
           // OP-IMM
           const a = rx(rs1);
           const imm = <u64>(<i64>(<i32>insn >> 20));
+          // ADDI (also LI, MV, NOP and most expanded RVC) first: a compare and branch is much cheaper than the
+          // second indirect jump of the switch below (bench/hart-mips.ts).
+          if (f3 == 0) {
+            wx(rd, a + imm);
+            break;
+          }
           let v: u64 = 0;
           switch (f3) {
             case 0:
@@ -330,6 +327,11 @@ export function run(budget: i32): i32 {
           const a = rx(rs1);
           const b = rx((insn >> 20) & 31);
           const f7 = insn >> 25;
+          if ((insn & 0xfe00_7000) == 0) {
+            // ADD first, as ADDI above.
+            wx(rd, a + b);
+            break;
+          }
           let v: u64 = 0;
           if (f7 == 0) {
             switch (f3) {
@@ -376,6 +378,20 @@ export function run(budget: i32): i32 {
           // LOAD
           const va = rx(rs1) + <u64>(<i64>(<i32>insn >> 20));
           let v: u64 = 0;
+          // LD and LW first, as ADDI above; the switch handles them too (slow path) and the other widths.
+          if (f3 == 3) {
+            const e = tlbEntry(rt, va);
+            if (load<u64>(e) == ((va & TAG8) | ep)) {
+              wx(rd, load<u64>(<usize>(<u32>va + load<u32>(e, 8))));
+              break;
+            }
+          } else if (f3 == 2) {
+            const e = tlbEntry(rt, va);
+            if (load<u64>(e) == ((va & TAG4) | ep)) {
+              wx(rd, <u64>load<i32>(<usize>(<u32>va + load<u32>(e, 8))));
+              break;
+            }
+          }
           switch (f3) {
             case 0: {
               const e = tlbEntry(rt, va);
@@ -454,6 +470,15 @@ export function run(budget: i32): i32 {
           const va = rx(rs1) + <u64>(<i64>((<i32>(insn & 0xfe00_0000) >> 20) | <i32>((insn >> 7) & 31)));
           const v = rx((insn >> 20) & 31);
           const e = tlbEntry(wt, va);
+          // SD and SW first, as LD and LW.
+          if (f3 == 3 && load<u64>(e) == ((va & TAG8) | ep)) {
+            store<u64>(<usize>(<u32>va + load<u32>(e, 8)), v);
+            break;
+          }
+          if (f3 == 2 && load<u64>(e) == ((va & TAG4) | ep)) {
+            store<u32>(<usize>(<u32>va + load<u32>(e, 8)), <u32>v);
+            break;
+          }
           switch (f3) {
             case 0:
               if (load<u64>(e) == ((va & TAG1) | ep)) store<u8>(<usize>(<u32>va + load<u32>(e, 8)), <u8>v);
@@ -494,33 +519,19 @@ export function run(budget: i32): i32 {
           // BRANCH
           const a = rx(rs1);
           const b = rx((insn >> 20) & 31);
-          let taken: bool;
-          switch (f3) {
-            case 0:
-              taken = a == b;
-              break;
-            case 1:
-              taken = a != b;
-              break;
-            case 4:
-              taken = <i64>a < <i64>b;
-              break;
-            case 5:
-              taken = <i64>a >= <i64>b;
-              break;
-            case 6:
-              taken = a < b;
-              break;
-            case 7:
-              taken = a >= b;
-              break;
-            default:
-              raise(EXC_ILLEGAL, raw);
-              ctl = CTL_EXC;
-              taken = false;
-              break;
+          // f3 bits 2:1 pick the comparison (EQ, -, LT, LTU), bit 0 negates it; compares and branches instead of a
+          // second indirect jump, BEQ/BNE first.
+          const k = f3 >> 1;
+          let c = false;
+          if (k == 0) c = a == b;
+          else if (k == 2) c = <i64>a < <i64>b;
+          else if (k == 3) c = a < b;
+          else {
+            raise(EXC_ILLEGAL, raw);
+            ctl = CTL_EXC;
+            break;
           }
-          if (taken) {
+          if (c != ((f3 & 1) != 0)) {
             const imm =
               (<i32>(insn & 0x8000_0000) >> 19) |
               <i32>((insn & 0x80) << 4) |

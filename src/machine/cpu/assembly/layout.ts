@@ -13,6 +13,10 @@ export const IRQ_LINES: usize = STATE_BASE + 0x200;
 export const PMPCFG_BASE: usize = STATE_BASE + 0x300;
 /** pmpaddr0..63: 64 x u64. */
 export const PMPADDR_BASE: usize = STATE_BASE + 0x400;
+/** Decoded PMP ranges (pmp.ts): 16 x (u64 lo, u64 hi), derived from the CSRs above. */
+export const PMP_RANGES: usize = STATE_BASE + 0x600;
+/** PMP memo (pmp.ts): 9 x u64, the last page fully allowed per (privilege U/S/M, access kind). */
+export const PMP_MEMO: usize = STATE_BASE + 0x700;
 
 /** log2 of the number of entries in one direct-mapped TLB set. */
 export const TLB_BITS: u32 = 10;

@@ -8,6 +8,7 @@ import { mtimeNow } from './clint';
 import { Cpu } from './cpu-state';
 import { IRQ_LINES, PMPADDR_BASE, PMPCFG_BASE } from './layout';
 import { tlbClear, updateTlbContext } from './mmu';
+import { pmpSync } from './pmp';
 import { fflags, frm, setFflags, setFrm, STATE_BASE } from './state';
 
 /** Where the snapshot slots live (u64 each); x and f registers and PMP are saved from their own places. */
@@ -106,6 +107,7 @@ export function loadState(): void {
   Cpu.resAddr = load<u64>(slot(35));
   Cpu.excFlag = false;
   Cpu.stop = -1;
+  pmpSync();
   tlbClear();
   updateTlbContext();
 }

@@ -27,21 +27,28 @@ export let fflags: u32 = 0;
 /** Set by the FPU whenever it writes an f register or fflags; the hart turns it into mstatus.FS = Dirty. */
 export let fsDirty: bool = false;
 
+/** Reads integer register x`i` (0..31; x0 always reads zero because nothing ever stores a nonzero value there). */
 // @ts-expect-error: decorator
 @inline export function getX(i: u32): u64 {
   return load<u64>(XREG_BASE + ((<usize>i) << 3));
 }
 
+/** Writes integer register x`i`; writes to x0 are discarded (RISC-V unprivileged spec §2.1). */
 // @ts-expect-error: decorator
 @inline export function setX(i: u32, v: u64): void {
   if (i != 0) store<u64>(XREG_BASE + ((<usize>i) << 3), v);
 }
 
+/** Reads f`i` as its raw 64-bit pattern (single precision values are NaN-boxed). */
 // @ts-expect-error: decorator
 @inline export function getF(i: u32): u64 {
   return load<u64>(FREG_BASE + ((<usize>i) << 3));
 }
 
+/**
+ * Writes the raw 64-bit pattern of f`i` (callers NaN-box single precision results) and marks the FP state dirty
+ * for mstatus.FS (privileged spec §3.1.6.6).
+ */
 // @ts-expect-error: decorator
 @inline export function setF(i: u32, v: u64): void {
   store<u64>(FREG_BASE + ((<usize>i) << 3), v);
