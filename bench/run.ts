@@ -2,8 +2,12 @@
 // its own file and is listed in SECTIONS; `npm run bench -- storage` runs only the named sections.
 import { ensureDebianImage } from '../test/helpers/debian-image.js';
 import { type EngineFigures, imagePaths, measureEngine } from './boot-and-compute.js';
+import { containersSection } from './containers.js';
+import { measureHartMips } from './hart-mips.js';
+import { measureSwitchForwarding } from './network.js';
 import { type BenchSection, ratioHeader, ratioRow, runSections } from './report.js';
 import { storageSection } from './storage.js';
+import { measureVmNetwork, vmNetworkRows } from './vm-network.js';
 
 /** Boot time, in-guest compute and idle CPU of the engine next to QEMU TCG. */
 const engineSection: BenchSection = {
@@ -28,11 +32,60 @@ const engineSection: BenchSection = {
   },
 };
 
+/** Raw interpreter speed on two guest loops, with QEMU TCG's published class of figure beside it. */
+const hartSection: BenchSection = {
+  name: 'hart',
+  title: 'interpreter speed (bare-metal loops on the WebAssembly hart)',
+  async run() {
+    const r = await measureHartMips();
+    return [
+      `${'loop'.padEnd(34)} ${'MIPS (wall)'.padStart(13)} ${'MIPS (CPU s)'.padStart(13)}`,
+      `${'integer loop'.padEnd(34)} ${r.mips.toFixed(0).padStart(13)} ${r.mipsCpu.toFixed(0).padStart(13)}`,
+      `${'sha256-like loop'.padEnd(34)} ${r.mips32.toFixed(0).padStart(13)} ${r.mips32Cpu.toFixed(0).padStart(13)}`,
+      'reference: QEMU TCG runs CoreMark-class code at about 1800-2400 MIPS on this class of machine',
+    ];
+  },
+};
+
+/** The virtual switch's forwarding rate next to a bare JavaScript Map-lookup loop (the ceiling for a JS switch). */
+const switchSection: BenchSection = {
+  name: 'switch',
+  title: 'switch forwarding (64-byte frames, learned unicast, one core)',
+  async run() {
+    const f = measureSwitchForwarding();
+    const m = (x: number) => `${(x / 1e6).toFixed(2)} Mframes/s`;
+    return [
+      `${'path'.padEnd(44)} ${'rate'.padStart(16)}`,
+      `${'virtual switch (learning, VLANs, counters)'.padEnd(44)} ${m(f.switchFps).padStart(16)}`,
+      `${'virtual switch + OpenFlow pipeline'.padEnd(44)} ${m(f.openflowFps).padStart(16)}`,
+      `${'reference: bare Map-lookup loop in JS'.padEnd(44)} ${m(f.mapLoopFps).padStart(16)}`,
+      'reference: Open vSwitch userspace datapath, published, about 1-2 Mframes/s per core',
+    ];
+  },
+};
+
+/** TCP throughput and ping between two guests: Strata's switch next to two QEMU guests joined by a socket. */
+const vmNetworkSection: BenchSection = {
+  name: 'vm-network',
+  title: 'VM-to-VM network (two guests, busybox nc)',
+  async run(progress) {
+    progress('booting two guests on each engine...');
+    return vmNetworkRows(await measureVmNetwork());
+  },
+};
+
 /**
  * Every section, in the order printed. To add one, export a BenchSection from its own file (as bench/storage.ts
  * does) and list it here.
  */
-const SECTIONS: readonly BenchSection[] = [engineSection, storageSection];
+const SECTIONS: readonly BenchSection[] = [
+  hartSection,
+  engineSection,
+  storageSection,
+  switchSection,
+  vmNetworkSection,
+  containersSection,
+];
 
 try {
   const failed = await runSections(SECTIONS, process.argv.slice(2));
