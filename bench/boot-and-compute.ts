@@ -92,7 +92,7 @@ export async function measureEngine(
     await session.waitFor(/image ready/, 300_000);
     const bootToShellS = (performance.now() - session.startedMs) / 1000;
     await session.waitFor(/:~# /, 60_000, session.transcript.search(/image ready/));
-    const m = await session.command(SHA256_WORKLOAD, /BENCH_UPTIME ([\d.]+) ([\d.]+)/, 600_000);
+    const m = await session.command(SHA256_WORKLOAD, /BENCH_UPTIME ([\d.]+) ([\d.]+)\r?\n/, 600_000);
     const sha256S = Number(m[2]) - Number(m[1]);
     await new Promise((r) => setTimeout(r, 1000));
     const pid = session.child.pid ?? 0;

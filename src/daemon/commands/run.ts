@@ -16,7 +16,6 @@ import { ensureServed, networkStore } from './network.js';
 import { collectNicOption, type NicOption } from './nic-option.js';
 import { resolveImageBoot } from './run-image.js';
 
-/** Smallest and largest guest RAM the builtin engine accepts. */
 /** Smallest guest RAM `strata run` accepts. */
 export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
 /** Largest guest RAM: the hart keeps RAM in one 32-bit WebAssembly memory beside its own state. */
