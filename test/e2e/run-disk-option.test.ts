@@ -28,7 +28,9 @@ test('a bad --disk is refused with one line naming it, before anything runs', as
   const img = join(dir, 'ok.img');
   writeFileSync(img, new Uint8Array(4096));
   const bad = await runStrata([...base, '--disk', `${img},cache=none`], { timeoutMs: 30_000 });
-  assert.equal(bad.code, 1, bad.stderr);
+  // A malformed option value is a usage error (exit 2); a missing file is a failure (exit 1).
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.equal(bad.stderr.trimEnd().split('\n').length, 1);
   assert.match(bad.stderr, /invalid --disk '.*ok\.img,cache=none': unknown setting 'cache=none'/);
 });
 

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { test } from 'node:test';
 import { blockBackendSuite } from '../block-backend.suite.js';
 import { createQcow2 } from '../image-create.js';
 import { openDisk } from '../open-disk.js';
@@ -79,4 +80,30 @@ blockBackendSuite('qcow2 over a qcow2 over a raw backing file', async () => {
     verifyClosed: () => verify(path),
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
+});
+
+test('zeroing the end of a last cluster that lies partly past the disk keeps the bytes before the range', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-qcow2-'));
+  try {
+    const cs = 65536;
+    const size = 4 * cs + 8192; // the fifth cluster holds only 8 KiB of the disk
+    const path = join(dir, 'tail.qcow2');
+    await createQcow2(path, { sizeBytes: size, clusterSize: cs });
+    const disk = await openDisk(path);
+    await disk.write(4 * cs, new Uint8Array(8192).fill(0xab));
+    await disk.writeZeroes(4 * cs + 4096, 4096, true);
+    await disk.discard(4 * cs + 6144, 2048);
+    const back = new Uint8Array(8192);
+    await disk.read(4 * cs, back);
+    assert.deepEqual(back.subarray(0, 4096), new Uint8Array(4096).fill(0xab));
+    assert.deepEqual(back.subarray(4096), new Uint8Array(4096));
+    // The whole in-disk part zeroed at once may drop the cluster; it then reads as zeros.
+    await disk.writeZeroes(4 * cs, 8192, true);
+    await disk.read(4 * cs, back);
+    assert.deepEqual(back, new Uint8Array(8192));
+    await disk.close();
+    await verify(path);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -149,7 +149,9 @@ export async function zeroGuest(img: Qcow2State, offset: number, length: number,
     const gc = Math.floor(g / cs);
     const inOff = g - gc * cs;
     const n = Math.min(cs - inOff, length - pos);
-    const tail = gc * cs + cs > img.sizeBytes && inOff + n === img.sizeBytes - gc * cs;
+    // The last cluster may lie partly past the end of the disk: a request that covers all of its in-disk part
+    // (from its first byte to the end of the disk) covers the whole cluster as the guest sees it.
+    const tail = inOff === 0 && gc * cs + cs > img.sizeBytes && n === img.sizeBytes - gc * cs;
     if (n < cs && !tail) {
       // a part of a cluster: write zeros unless it already reads as zeros
       const m = await lookupCluster(img, gc, freshMapping(), true);
