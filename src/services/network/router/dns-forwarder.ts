@@ -5,6 +5,7 @@
  * bounded and time out.
  */
 
+import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 
@@ -34,7 +35,6 @@ export const MAX_DNS_UDP = 1472;
 export class DnsForwarder<T> {
   private readonly sock: Socket;
   private readonly pending = new Map<number, { to: T; id: number; expires: number }>();
-  private nextId = Math.floor(Math.random() * 65536);
   /** Queries dropped (too many pending, malformed). */
   dropped = 0;
   /** Queries that got no answer in time. */
@@ -47,7 +47,15 @@ export class DnsForwarder<T> {
     private readonly opts: { timeoutMs?: number; maxPending?: number } = {},
   ) {
     this.sock = createSocket('udp4');
-    this.sock.on('message', (msg) => this.onAnswer(new Uint8Array(msg)));
+    this.sock.on('message', (msg, rinfo) => {
+      // Only the upstream resolver answers; a datagram from anywhere else is a spoofing attempt or noise.
+      if (rinfo.address !== upstream.host || rinfo.port !== upstream.port) {
+        this.dropped++;
+        return;
+      }
+      this.onAnswer(new Uint8Array(msg));
+    });
+    // A send error (upstream unreachable) surfaces as a query timing out; the socket itself stays usable.
     this.sock.on('error', () => {});
     this.sock.bind(0, upstream.host.startsWith('127.') ? '127.0.0.1' : undefined);
     this.timer = setInterval(() => this.sweep(), 1000);
@@ -64,9 +72,9 @@ export class DnsForwarder<T> {
       this.dropped++;
       return;
     }
-    let id = this.nextId;
-    while (this.pending.has(id)) id = (id + 1) & 0xffff;
-    this.nextId = (id + 1) & 0xffff;
+    // Random upstream IDs (RFC 5452 §9.2): a sequential ID would let an off-path sender guess the next one.
+    let id = randomInt(65536);
+    while (this.pending.has(id)) id = randomInt(65536);
     this.pending.set(id, {
       to: from,
       id: (payload[0]! << 8) | payload[1]!,
