@@ -8,12 +8,12 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ConsoleSession } from '../helpers/console-session.js';
+import type { ConsoleSession } from '../helpers/console-session.js';
 import { ensureDebianImage } from '../helpers/debian-image.js';
+import { bootDebianGuest, guestMust } from '../helpers/guest-shell.js';
 import { haveQemuImg, qemuCheck, run } from '../helpers/qemu-img.js';
-import { runStrata, STRATA_BIN } from '../helpers/strata-cli.js';
+import { runStrata } from '../helpers/strata-cli.js';
 
-const PROMPT = /:~# /;
 let dir: string;
 let home: string;
 
@@ -31,38 +31,11 @@ after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+const boot = (args: string[]) => bootDebianGuest(home, args);
+const must = guestMust;
+
 async function storage(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return runStrata(['storage', ...args], { env: { STRATA_HOME: home } });
-}
-
-async function boot(diskArgs: string[]): Promise<ConsoleSession> {
-  const vm = new ConsoleSession(process.execPath, [STRATA_BIN, 'run', '--image', 'debian', ...diskArgs], {
-    STRATA_HOME: home,
-  });
-  try {
-    await vm.waitFor(/strata: debian image ready/, 300_000);
-    await vm.waitFor(PROMPT, 60_000, vm.transcript.search(/strata: debian image ready/));
-  } catch (err) {
-    vm.kill();
-    throw err;
-  }
-  return vm;
-}
-
-/** Runs `cmd` in the guest; the markers are computed by the shell so the echoed command line never matches. */
-async function sh(vm: ConsoleSession, cmd: string, timeoutMs = 120_000): Promise<{ out: string; status: number }> {
-  const m = await vm.command(
-    `echo "@@S$((3+4))@@"; ${cmd}; echo "@@rc=$?@@"`,
-    /@@S7@@([\s\S]*)@@rc=(\d+)@@/,
-    timeoutMs,
-  );
-  return { out: m[1] ?? '', status: Number(m[2]) };
-}
-
-async function must(vm: ConsoleSession, cmd: string, timeoutMs?: number): Promise<string> {
-  const r = await sh(vm, cmd, timeoutMs);
-  assert.equal(r.status, 0, `${cmd}\n${vm.transcript.slice(-2000)}`);
-  return r.out;
 }
 
 async function powerOff(vm: ConsoleSession): Promise<void> {

@@ -4,16 +4,15 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, truncateSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ConsoleSession } from '../helpers/console-session.js';
+import type { ConsoleSession } from '../helpers/console-session.js';
 import { ensureDebianImage } from '../helpers/debian-image.js';
-import { STRATA_BIN } from '../helpers/strata-cli.js';
+import { bootDebianGuest, guestSh } from '../helpers/guest-shell.js';
 
 // The storage acceptance test on Strata's own engine: the Debian guest makes a filesystem on a virtio-blk disk
 // (a raw file on the host), writes files, powers off; a second boot reads them back; a read-only attachment lets
 // the guest read but turns its writes into I/O errors while the VM keeps running.
 
 const DISK_BYTES = 64 * 1024 * 1024;
-const PROMPT = /:~# /;
 let dir: string;
 let disk: string;
 let home: string;
@@ -30,33 +29,8 @@ after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Boots the Debian image with `diskArgs` and waits for its shell. */
-async function boot(diskArgs: string[]): Promise<ConsoleSession> {
-  const vm = new ConsoleSession(process.execPath, [STRATA_BIN, 'run', '--image', 'debian', ...diskArgs], {
-    STRATA_HOME: home,
-  });
-  try {
-    await vm.waitFor(/strata: debian image ready/, 300_000);
-    await vm.waitFor(PROMPT, 60_000, vm.transcript.search(/strata: debian image ready/));
-  } catch (err) {
-    vm.kill();
-    throw err;
-  }
-  return vm;
-}
-
-/**
- * Runs `cmd` in the guest; returns what it printed and its exit status. The markers are computed by the shell so
- * that the echoed command line (which the terminal may wrap) never matches them.
- */
-async function sh(vm: ConsoleSession, cmd: string, timeoutMs = 120_000): Promise<{ out: string; status: number }> {
-  const m = await vm.command(
-    `echo "@@S$((3+4))@@"; ${cmd}; echo "@@rc=$?@@"`,
-    /@@S7@@([\s\S]*)@@rc=(\d+)@@/,
-    timeoutMs,
-  );
-  return { out: m[1] ?? '', status: Number(m[2]) };
-}
+const boot = (args: string[]) => bootDebianGuest(home, args);
+const sh = guestSh;
 
 async function powerOff(vm: ConsoleSession): Promise<void> {
   vm.typeLine('poweroff -f');
