@@ -39,9 +39,15 @@ export class RawBackend implements BlockBackend {
     }
     try {
       const st = await fh.stat();
-      if (!st.isFile() && !st.isBlockDevice()) {
-        throw new StrataError('INVALID_ARGUMENT', `${path}: not a regular file`);
+      // A block device's stat().size is 0, so its capacity cannot be read the way a file's is; rather than show
+      // the guest an empty disk, block devices are refused.
+      if (st.isBlockDevice()) {
+        throw new StrataError(
+          'INVALID_ARGUMENT',
+          `${path}: is a block device; raw disks must be regular image files (block devices are not supported)`,
+        );
       }
+      if (!st.isFile()) throw new StrataError('INVALID_ARGUMENT', `${path}: not a regular file`);
       const size = Math.ceil(st.size / 512) * 512;
       return new RawBackend(path, fh, size, readOnly);
     } catch (err) {

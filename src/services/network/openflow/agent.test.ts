@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { testFrame } from '../test-frames.js';
+import { arpFrame, ip, testFrame, udpFrame } from '../test-frames.js';
 import { VirtualSwitch } from '../virtual-switch.js';
 import { OpenFlowAgent } from './agent.js';
 import { message, type Writer, writeInstructions, writeMatch } from './codec.js';
-import { OFPET, OFPP, OFPT, OXM } from './constants.js';
+import { OFPC, OFPET, OFPP, OFPSCFC, OFPT, OXM } from './constants.js';
 
 const run = promisify(execFile);
 const hasOfctl = spawnSync('ovs-ofctl', ['--version']).status === 0;
@@ -390,4 +390,123 @@ test('ovs-testcontroller drives the switch (connecting with tcp:) as an L2 learn
   const before = rx[0]!.length;
   send(2, testFrame(A, C));
   assert.equal(rx[0]!.length, before + 1, 'forwarded without a controller');
+});
+
+test('GET_CONFIG answers the switch configuration; SET_CONFIG FRAG_DROP drops IP fragments; REASM is refused', async (t) => {
+  const r = await rig();
+  t.after(() => r.close());
+  const c = await rawController(r.port);
+  t.after(() => c.close());
+  const getConfig = async (ctl: typeof c, xid: number): Promise<[number, number]> => {
+    ctl.send(message(OFPT.GET_CONFIG_REQUEST, xid));
+    const m = await ctl.next(OFPT.GET_CONFIG_REPLY);
+    assert.equal(m.length, 12, 'ofp_switch_config is 12 bytes (spec 7.3.2)');
+    assert.equal(m.readUInt32BE(4), xid, 'the reply carries the request xid');
+    return [m.readUInt16BE(8), m.readUInt16BE(10)];
+  };
+  const setConfig = (flags: number, missSendLen: number) =>
+    message(OFPT.SET_CONFIG, 21, (w) => w.u16(flags).u16(missSendLen));
+  // Spec 7.3.2: defaults are OFPC_FRAG_NORMAL and OFPCML_DEFAULT (128).
+  assert.deepEqual(await getConfig(c, 31), [OFPC.FRAG_NORMAL, 128]);
+
+  await r.ofctl('add-flow', 'priority=100,in_port=1,actions=output:3');
+  const whole = udpFrame(B, A, ip('10.0.0.1'), 1000, ip('10.0.0.2'), 53, new Uint8Array(20));
+  const firstFragment = Uint8Array.from(whole);
+  firstFragment[14 + 6] = 0x20; // More Fragments, offset 0
+  const laterFragment = Uint8Array.from(whole);
+  laterFragment[14 + 6] = 0x00;
+  laterFragment[14 + 7] = 0x03; // offset 3 * 8 bytes, last fragment
+  r.send(0, firstFragment);
+  r.send(0, laterFragment);
+  assert.equal(r.rx[2]!.length, 2, 'FRAG_NORMAL: fragments go through the tables');
+
+  c.send(setConfig(OFPC.FRAG_DROP, 256));
+  assert.deepEqual(await getConfig(c, 32), [OFPC.FRAG_DROP, 256], 'SET_CONFIG took effect');
+  r.send(0, firstFragment);
+  r.send(0, laterFragment);
+  r.send(0, whole);
+  assert.equal(r.rx[2]!.length, 3, 'FRAG_DROP: both fragments dropped, the unfragmented datagram forwarded');
+  assert.match(await r.ofctl('dump-flows'), /n_packets=3,.*in_port=1 actions=output:3/, 'dropped before the tables');
+
+  // The fragment mode is switch state, seen by every controller; miss_send_len belongs to the connection.
+  const c2 = await rawController(r.port);
+  t.after(() => c2.close());
+  assert.deepEqual(await getConfig(c2, 33), [OFPC.FRAG_DROP, 128]);
+
+  // OFPC_FRAG_REASM needs OFPC_IP_REASM, not among the capabilities: refused, nothing changed.
+  c.send(setConfig(OFPC.FRAG_REASM, 64));
+  const e = await c.next(OFPT.ERROR);
+  assert.deepEqual([e.readUInt16BE(8), e.readUInt16BE(10)], [OFPET.SWITCH_CONFIG_FAILED, OFPSCFC.BAD_FLAGS]);
+  assert.deepEqual(await getConfig(c, 34), [OFPC.FRAG_DROP, 256]);
+
+  c.send(setConfig(OFPC.FRAG_NORMAL, 0xffff));
+  assert.deepEqual(await getConfig(c, 35), [OFPC.FRAG_NORMAL, 0xffff]);
+  r.send(0, laterFragment);
+  assert.equal(r.rx[2]!.length, 4, 'back to FRAG_NORMAL');
+});
+
+test('ovs-ofctl: arp_op and arp_tpa matches select only the matching ARP frames', {
+  skip: !hasOfctl && 'no ovs-ofctl',
+}, async (t) => {
+  const r = await rig();
+  t.after(() => r.close());
+  await r.ofctl('add-flow', 'priority=100,arp,arp_op=1,arp_tpa=10.0.0.2,actions=output:3');
+  await r.ofctl('add-flow', 'priority=1,actions=output:2');
+  r.send(0, arpFrame(1, A, ip('10.0.0.1'), 0, ip('10.0.0.2'))); // request for 10.0.0.2: matches
+  assert.deepEqual([r.rx[1]!.length, r.rx[2]!.length], [0, 1], 'request for .2 out of port 3');
+  r.send(0, arpFrame(2, A, ip('10.0.0.1'), B, ip('10.0.0.2'))); // a reply (arp_op=2): no match
+  r.send(0, arpFrame(1, A, ip('10.0.0.1'), 0, ip('10.0.0.3'))); // a request for another address: no match
+  assert.deepEqual([r.rx[1]!.length, r.rx[2]!.length], [2, 1], 'reply and other target out of port 2');
+  const flows = await r.ofctl('dump-flows');
+  assert.match(flows, /n_packets=1, .*priority=100,arp,arp_tpa=10\.0\.0\.2,arp_op=1 actions=output:3/);
+  assert.match(flows, /n_packets=2, .*priority=1 actions=output:2/);
+});
+
+test('ovs-ofctl: a masked ipv4_src match (nw_src=10.1.0.0/16) matches the prefix only', {
+  skip: !hasOfctl && 'no ovs-ofctl',
+}, async (t) => {
+  const r = await rig();
+  t.after(() => r.close());
+  await r.ofctl('add-flow', 'priority=100,ip,nw_src=10.1.0.0/16,actions=output:3');
+  await r.ofctl('add-flow', 'priority=1,actions=output:2');
+  const from = (src: string) => udpFrame(B, A, ip(src), 1000, ip('192.168.0.1'), 53, new Uint8Array(8));
+  r.send(0, from('10.1.0.1'));
+  r.send(0, from('10.1.255.254'));
+  assert.deepEqual([r.rx[1]!.length, r.rx[2]!.length], [0, 2], 'inside 10.1.0.0/16: port 3');
+  r.send(0, from('10.2.0.1'));
+  r.send(0, from('10.0.255.255'));
+  r.send(0, from('11.1.0.1'));
+  assert.deepEqual([r.rx[1]!.length, r.rx[2]!.length], [3, 2], 'outside the prefix: port 2');
+  const flows = await r.ofctl('dump-flows');
+  assert.match(flows, /n_packets=2, .*priority=100,ip,nw_src=10\.1\.0\.0\/16 actions=output:3/);
+});
+
+test('ovs-ofctl: output to FLOOD, ALL and IN_PORT (spec 4.5 reserved ports)', {
+  skip: !hasOfctl && 'no ovs-ofctl',
+}, async (t) => {
+  const r = await rig(4);
+  t.after(() => r.close());
+  await r.ofctl('mod-port', '4', 'down'); // OFPPC_PORT_DOWN: "should not be used by OpenFlow" (spec 7.2.1)
+  await r.ofctl('add-flow', 'priority=100,in_port=1,actions=FLOOD');
+  await r.ofctl('add-flow', 'priority=100,in_port=2,actions=ALL');
+  await r.ofctl('add-flow', 'priority=100,in_port=3,actions=IN_PORT');
+  await r.ofctl('add-flow', 'priority=100,in_port=4,actions=output:4');
+  const counts = () => r.rx.map((x) => x.length);
+  // FLOOD: all standard ports but the ingress port (and blocked / down ones).
+  r.send(0, testFrame(B, A));
+  assert.deepEqual(counts(), [0, 1, 1, 0]);
+  // ALL: all standard ports excluding the ingress port (and OFPPC_NO_FWD ones); port 4 is down, so nothing leaves it.
+  r.send(1, testFrame(A, B));
+  assert.deepEqual(counts(), [1, 1, 2, 0]);
+  // IN_PORT: back out of the ingress port only.
+  r.send(2, testFrame(A, C));
+  assert.deepEqual(counts(), [1, 1, 3, 0]);
+  // output:N with N the ingress port sends nothing: going back needs IN_PORT (spec A.2.5 / 7.2.5).
+  await r.ofctl('mod-port', '4', 'up');
+  r.send(3, testFrame(A, C));
+  assert.deepEqual(counts(), [1, 1, 3, 0]);
+  const flows = await r.ofctl('dump-flows');
+  assert.match(flows, /in_port=1 actions=FLOOD/);
+  assert.match(flows, /in_port=2 actions=ALL/);
+  assert.match(flows, /in_port=3 actions=IN_PORT/);
 });

@@ -36,6 +36,7 @@ import {
   OFP_VERSION,
   OFPAT,
   OFPBRC,
+  OFPC,
   OFPET,
   OFPG_ANY,
   OFPHFC,
@@ -43,6 +44,7 @@ import {
   OFPMP,
   OFPP,
   OFPPR,
+  OFPSCFC,
   OFPT,
   OFPTT_ALL,
   OXM,
@@ -236,8 +238,8 @@ export class ControllerConnection {
   private buf = new Uint8Array(0);
   private negotiated = false;
   private role: number = ROLE.EQUAL;
+  /** miss_send_len of SET_CONFIG (spec 7.3.2), per connection; OFPCML_DEFAULT 128 until set. */
   private missSendLen = 128;
-  private configFlags = 0;
   /** Async masks [equal/master, slave] for packet-in, port-status, flow-removed (spec 7.3.10 defaults). */
   private async = {
     packetIn: [0b11, 0],
@@ -466,12 +468,29 @@ export class ControllerConnection {
         return;
       case OFPT.GET_CONFIG_REQUEST:
         body(0);
-        this.write(message(OFPT.GET_CONFIG_REPLY, xid, (w) => w.u16(this.configFlags).u16(this.missSendLen)));
+        this.write(
+          message(OFPT.GET_CONFIG_REPLY, xid, (w) =>
+            w.u16(this.agent.pipeline.fragDrop ? OFPC.FRAG_DROP : OFPC.FRAG_NORMAL).u16(this.missSendLen),
+          ),
+        );
         return;
       case OFPT.SET_CONFIG: {
         const r = body(4);
-        this.configFlags = r.u16() & 3;
-        this.missSendLen = r.u16();
+        const flags = r.u16();
+        const missSendLen = r.u16();
+        // Spec 7.3.2: OFPC_FRAG_REASM needs the OFPC_IP_REASM capability, which FEATURES_REPLY does not advertise;
+        // 3 is no defined fragment mode. Both are refused (OFPSCFC_BAD_FLAGS) rather than stored and not done.
+        const frag = flags & OFPC.FRAG_MASK;
+        if (frag !== OFPC.FRAG_NORMAL && frag !== OFPC.FRAG_DROP)
+          throw new OfError(
+            OFPET.SWITCH_CONFIG_FAILED,
+            OFPSCFC.BAD_FLAGS,
+            `fragment handling ${frag} is not supported`,
+          );
+        // The fragment mode is switch state, shared by every controller; a slave changes no switch state (spec
+        // 6.3.5), so its flags are ignored. miss_send_len is what this connection receives: kept per connection.
+        if (this.role !== ROLE.SLAVE) this.agent.pipeline.fragDrop = frag === OFPC.FRAG_DROP;
+        this.missSendLen = missSendLen;
         return;
       }
       case OFPT.FLOW_MOD:

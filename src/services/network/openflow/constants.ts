@@ -63,6 +63,11 @@ export const OFPP = {
 export const OFPG_ANY = 0xffffffff;
 /** OFPTT_ALL: all tables (delete and stats only). */
 export const OFPTT_ALL = 0xff;
+/** OFPC_*: switch configuration flags (spec 7.3.2, ofp_config_flags): IP fragment handling. */
+export const OFPC = { FRAG_NORMAL: 0, FRAG_DROP: 1, FRAG_REASM: 2, FRAG_MASK: 3 } as const;
+/** OFPSCFC_*: switch config failed codes. */
+export const OFPSCFC = { BAD_FLAGS: 0, BAD_LEN: 1, EPERM: 2 } as const;
+
 /** OFPCML_NO_BUFFER: send the whole packet to the controller. */
 export const OFPCML_NO_BUFFER = 0xffff;
 

@@ -46,6 +46,12 @@ function layout(f: Uint8Array): Layout | undefined {
   return out;
 }
 
+/** True for an IPv4 fragment: More Fragments set or a non-zero fragment offset (RFC 791 3.1). */
+export function isIpv4Fragment(frame: Uint8Array): boolean {
+  const L = layout(frame);
+  return L !== undefined && L.ipProto !== undefined && (u16(frame, L.l3 + 6) & 0x3fff) !== 0;
+}
+
 /** Extracts the match fields of `frame` received on `inPort`. */
 export function packetKey(frame: Uint8Array, inPort: number): PacketKey {
   const k: PacketKey = [];

@@ -254,3 +254,29 @@ test('without any entry the table misses and drops; output:CONTROLLER from the t
   r.send(1, testFrame(A, B));
   assert.deepEqual(r.packetIns, [0, 1]);
 });
+
+test('FLOOD, ALL and IN_PORT outputs: which ports a frame leaves by (spec 4.5), from a port and from the controller', () => {
+  const r = rig();
+  const counts = () => r.rx.map((x) => x.length);
+  r.pl.flowMod(mod({ match: [{ field: OXM.IN_PORT, value: 1 }], instructions: [apply(out(OFPP.FLOOD))] }));
+  r.pl.flowMod(mod({ match: [{ field: OXM.IN_PORT, value: 2 }], instructions: [apply(out(OFPP.ALL))] }));
+  r.pl.flowMod(mod({ match: [{ field: OXM.IN_PORT, value: 3 }], instructions: [apply(out(OFPP.IN_PORT))] }));
+  r.send(0, testFrame(B, A));
+  assert.deepEqual(counts(), [0, 1, 1], 'FLOOD: every port but the ingress one');
+  r.send(1, testFrame(A, B));
+  assert.deepEqual(counts(), [1, 1, 2], 'ALL: every port but the ingress one');
+  r.send(2, testFrame(A, B));
+  assert.deepEqual(counts(), [1, 1, 3], 'IN_PORT: back out of the ingress port');
+  // A packet-out from the controller has no ingress standard port: ALL and FLOOD reach every port; IN_PORT none.
+  r.pl.packetOut(testFrame(A, B), OFPP.CONTROLLER, [out(OFPP.ALL)]);
+  assert.deepEqual(counts(), [2, 2, 4]);
+  r.pl.packetOut(testFrame(A, B), OFPP.CONTROLLER, [out(OFPP.FLOOD)]);
+  assert.deepEqual(counts(), [3, 3, 5]);
+  r.pl.packetOut(testFrame(A, B), OFPP.CONTROLLER, [out(OFPP.IN_PORT)]);
+  assert.deepEqual(counts(), [3, 3, 5]);
+  // A packet-out naming port 2 as its in_port: IN_PORT sends it there, ALL skips it.
+  r.pl.packetOut(testFrame(A, B), 2, [out(OFPP.IN_PORT)]);
+  assert.deepEqual(counts(), [3, 4, 5]);
+  r.pl.packetOut(testFrame(A, B), 2, [out(OFPP.ALL)]);
+  assert.deepEqual(counts(), [4, 4, 6]);
+});

@@ -26,7 +26,7 @@ import {
   OFPTT_ALL,
 } from './constants.js';
 import { type FlowEntry, type FlowMod, FlowTable } from './flow-table.js';
-import { decNwTtl, packetKey, setField } from './packet-key.js';
+import { decNwTtl, isIpv4Fragment, packetKey, setField } from './packet-key.js';
 
 /** What the pipeline reports to the controllers. */
 export interface PipelineEvents {
@@ -60,6 +60,11 @@ export class Pipeline {
   readonly tables: FlowTable[];
   /** Frames dropped because goto-table chains or outputs were invalid at run time. */
   dropped = 0;
+  /**
+   * OFPC_FRAG_DROP of the switch configuration (spec 7.3.2): IP fragments are dropped before the tables. Off, the
+   * switch does OFPC_FRAG_NORMAL: fragments go through the tables, and a non-first fragment has no L4 fields.
+   */
+  fragDrop = false;
   private readonly now: () => number;
 
   constructor(
@@ -105,6 +110,10 @@ export class Pipeline {
    * instructions, then at the end the action set in the order of spec 5.10.
    */
   run(frame: Uint8Array, inPort: number, startTable: number): void {
+    if (this.fragDrop && isIpv4Fragment(frame)) {
+      this.dropped++;
+      return;
+    }
     const st = { pkt: frame, owned: false };
     let actionSet: Map<string, Action> | undefined;
     let tableId = startTable;
