@@ -1,4 +1,5 @@
-// Builds Strata: TypeScript to dist/, and the AssemblyScript hart to build/hart.wasm.
+// Builds Strata: TypeScript to dist/, the AssemblyScript hart to build/hart.wasm, and the web console (src/web,
+// Vite + Preact) to static files in dist/web/ that the daemon serves at `/`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -21,4 +22,18 @@ const asEntry = join(root, 'src/machine/cpu/assembly/index.ts');
 if (existsSync(asEntry)) {
   mkdirSync(join(root, 'build'), { recursive: true });
   run(bin('asc'), [asEntry, '--config', join(root, 'src/machine/cpu/assembly/asconfig.json'), '--target', 'release']);
+}
+
+const webRoot = join(root, 'src/web');
+if (existsSync(join(webRoot, 'index.html'))) {
+  const { build } = await import('vite');
+  const { default: preact } = await import('@preact/preset-vite');
+  await build({
+    root: webRoot,
+    configFile: false,
+    logLevel: 'warn',
+    base: '/',
+    plugins: [preact({ devToolsEnabled: false, prefreshEnabled: false })],
+    build: { outDir: join(root, 'dist/web'), emptyOutDir: true, target: 'es2022', sourcemap: false },
+  });
 }

@@ -1,8 +1,9 @@
 // The layering check: imports only point left along
 //   base <- machine <- hypervisor <- services <- api <- { daemon, cli, web }
+// (web: only api/schema, the contract; it runs in the browser)
 // and no module cycle exists. base and machine stay browser-safe (no node:* and no npm imports).
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,7 +29,7 @@ function walk(dir, out) {
     if (statSync(p).isDirectory()) {
       if (name === 'assembly') continue; // AssemblyScript sources: compiled to WebAssembly, not imported
       walk(p, out);
-    } else if (name.endsWith('.ts')) out.push(p);
+    } else if (name.endsWith('.ts') || name.endsWith('.tsx')) out.push(p);
   }
   return out;
 }
@@ -52,12 +53,18 @@ for (const file of files) {
     const spec = m[1] ?? m[2] ?? m[3];
     if (!spec) continue;
     if (spec.startsWith('.')) {
-      const target = resolve(dirname(file), spec).replace(/\.js$/, '.ts');
+      const js = resolve(dirname(file), spec);
+      const target =
+        js.endsWith('.js') && !existsSync(js.replace(/\.js$/, '.ts')) && existsSync(js.replace(/\.js$/, '.tsx'))
+          ? js.replace(/\.js$/, '.tsx')
+          : js.replace(/\.js$/, '.ts');
       const targetRel = relative(src, target);
       const targetLayer = targetRel.split('/')[0];
       if (targetRel.startsWith('..')) problems.push(`${rel}: imports '${spec}' from outside src/`);
       else if (!ALLOWED[layer].includes(targetLayer))
         problems.push(`${rel}: layer '${layer}' may not import '${spec}' (layer '${targetLayer}')`);
+      else if (layer === 'web' && targetLayer === 'api' && !targetRel.startsWith(`api${sep}schema${sep}`))
+        problems.push(`${rel}: the web console may import only api/schema from the api layer, not '${spec}'`);
       if (!rel.endsWith('.test.ts')) deps.push(target);
     } else if (BROWSER_SAFE.has(layer) && !rel.endsWith('.test.ts') && !rel.endsWith('.suite.ts')) {
       problems.push(`${rel}: layer '${layer}' must stay browser-safe but imports '${spec}'`);

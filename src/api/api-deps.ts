@@ -3,6 +3,8 @@ import type { Engine, EngineName } from '../services/instances/engine.js';
 import type { EventLog } from '../services/instances/event-log.js';
 import type { InstanceManager } from '../services/instances/instance-manager.js';
 import type { OperationManager } from '../services/instances/operations.js';
+import type { NetworkStore } from '../services/network/network-store.js';
+import type { PoolRegistry } from '../services/storage/pools/pool-registry.js';
 import type { ImageService } from './image-service.js';
 
 /** What the API routes act on: the services, wired by the daemon. */
@@ -15,4 +17,8 @@ export interface ApiDeps {
   images: ImageService;
   engines: ReadonlyMap<EngineName, Engine>;
   controls: ResourceControls;
+  /** The network definitions of the daemon's home. */
+  networks: NetworkStore;
+  /** The storage pools of the daemon's home. */
+  pools: PoolRegistry;
 }

@@ -17,8 +17,13 @@ import { type ApiRoute, isTextResponse } from './route.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { imageRoutes } from './routes/image-routes.js';
 import { instanceRoutes } from './routes/instance-routes.js';
+import { networkRoutes } from './routes/network-routes.js';
 import { operationRoutes } from './routes/operation-routes.js';
 import { serverRoutes } from './routes/server-routes.js';
+import { sessionRoutes } from './routes/session-routes.js';
+import { storageRoutes } from './routes/storage-routes.js';
+import { cookieValue, SESSION_COOKIE, WebSessions } from './web-session.js';
+import type { WebUi } from './web-ui.js';
 
 /** How the API server is set up. */
 export interface ApiServerOptions {
@@ -30,6 +35,8 @@ export interface ApiServerOptions {
   logger?: Logger;
   /** Creates the HTTP server (the daemon serves TCP and a Unix socket from one handler). */
   serverFactory?: FastifyServerFactory;
+  /** The built web console, served at `/` without a token (its API calls need a session). */
+  webUi?: WebUi;
   /** Check every response against its schema (default true). */
   validateResponses?: boolean;
 }
@@ -47,6 +54,19 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   const given = Buffer.from(m[1]!);
   const want = Buffer.from(token);
   return given.length === want.length && timingSafeEqual(given, want);
+}
+
+/**
+ * True unless the request names another origin than the host it was sent to: a session cookie counts only for
+ * the daemon's own pages (browsers send Origin with WebSocket upgrades and with every POST, PUT and DELETE).
+ */
+function sameOrigin(origin: string | undefined, host: string | undefined): boolean {
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -78,7 +98,8 @@ function validationMessage(err: FastifyError): string {
 /**
  * Builds the API server from the route table: every request is validated against its route's schemas (unknown
  * fields are refused, not dropped), every response is checked against its schema, errors are one JSON shape with
- * the status from the one error table, and over TCP every route, WebSocket upgrades included, needs the token.
+ * the status from the one error table, and over TCP every route, WebSocket upgrades included, needs the token or
+ * the session cookie of a signed-in web console (whose static files, and its sign-in, are the only exceptions).
  */
 export async function buildApiServer(deps: ApiDeps, opts: ApiServerOptions): Promise<ApiServer> {
   const app: FastifyInstance = Fastify({
@@ -89,13 +110,17 @@ export async function buildApiServer(deps: ApiDeps, opts: ApiServerOptions): Pro
   });
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 
+  const sessions = new WebSessions();
   let openapi: OpenApiDocument | undefined;
   const routes: ApiRoute[] = [
     ...serverRoutes(deps, () => openapi),
     ...instanceRoutes(deps),
     ...imageRoutes(deps),
+    ...networkRoutes(deps),
+    ...storageRoutes(deps),
     ...operationRoutes(deps),
     ...eventRoutes(deps),
+    ...sessionRoutes(sessions, opts.token),
   ];
   openapi = buildOpenApi(routes, deps.version);
 
@@ -104,12 +129,21 @@ export async function buildApiServer(deps: ApiDeps, opts: ApiServerOptions): Pro
       (req as { strataTrusted?: boolean }).strataTrusted = true;
       return;
     }
-    if (!tokenMatches(req.headers.authorization, opts.token)) {
+    const path = req.url.split('?')[0] ?? '';
+    // The console's own files, and the sign-in that checks the token in its body.
+    if ((req.method === 'GET' || req.method === 'HEAD') && opts.webUi?.has(path)) return;
+    if (req.method === 'POST' && path === '/1.0/session') return;
+    if (tokenMatches(req.headers.authorization, opts.token)) return;
+    const session = cookieValue(req.headers.cookie, SESSION_COOKIE);
+    if (!(session && sameOrigin(req.headers.origin, req.headers.host) && sessions.check(session))) {
       return reply
         .code(401)
         .header('www-authenticate', 'Bearer')
         .send({
-          error: { code: 'UNAUTHORIZED', message: 'a valid bearer token is required (Authorization: Bearer <token>)' },
+          error: {
+            code: 'UNAUTHORIZED',
+            message: 'a valid bearer token (Authorization: Bearer <token>) or a signed-in session is required',
+          },
         });
     }
   });
@@ -154,6 +188,7 @@ export async function buildApiServer(deps: ApiDeps, opts: ApiServerOptions): Pro
       ...(ws ? { wsHandler: (socket, req) => ws.handler(socket, req) } : {}),
     });
   }
+  opts.webUi?.register(app);
   if (opts.validateResponses !== false) {
     app.addHook('preSerialization', async (req, reply, payload) => {
       const key = `${req.method} ${req.routeOptions.url}`;

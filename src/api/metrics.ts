@@ -77,6 +77,18 @@ const METRICS: readonly Metric[] = [
     value: (_r, u) => u?.nicTxBytes,
   },
   {
+    name: 'strata_instance_nic_rx_packets_total',
+    help: 'Frames the instance NIC received.',
+    type: 'counter',
+    value: (_r, u) => u?.nicRxPackets,
+  },
+  {
+    name: 'strata_instance_nic_tx_packets_total',
+    help: 'Frames the instance NIC sent.',
+    type: 'counter',
+    value: (_r, u) => u?.nicTxPackets,
+  },
+  {
     name: 'strata_instance_console_bytes_total',
     help: 'Bytes the instance wrote to its serial console.',
     type: 'counter',

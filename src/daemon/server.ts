@@ -2,9 +2,11 @@ import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import { buildApiServer } from '../api/api-server.js';
 import { ImageService } from '../api/image-service.js';
+import { WebUi } from '../api/web-ui.js';
 import { StrataError } from '../base/errors.js';
 import { ImageStore } from '../services/images/image-store.js';
 import { BuiltinEngine, isAlive } from '../services/instances/builtin-engine.js';
@@ -15,8 +17,14 @@ import { InstanceManager } from '../services/instances/instance-manager.js';
 import { OperationManager } from '../services/instances/operations.js';
 import { QemuEngine } from '../services/instances/qemu-engine.js';
 import { StateStore } from '../services/instances/state-store.js';
+import { NetworkStore } from '../services/network/network-store.js';
+import { PoolRegistry } from '../services/storage/pools/pool-registry.js';
+import { ensureServed } from './commands/network.js';
 import { type DaemonInfo, daemonPaths, ensureToken, readDaemonInfo } from './daemon-files.js';
 import { StoreImageResolver } from './image-resolver.js';
+
+/** The built web console (`npm run build` writes it), served at `/`. */
+export const WEB_UI_DIR = new URL('../../dist/web/', import.meta.url);
 
 /** How the daemon is started. */
 export interface DaemonOptions {
@@ -85,6 +93,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     operations,
     engines,
     images: new StoreImageResolver(imageStore),
+    networkExists: (name) =>
+      new NetworkStore(opts.home).get(name).then(
+        () => true,
+        () => false,
+      ),
+    serveNetwork: (name) => ensureServed(new NetworkStore(opts.home), name, opts.env),
     controls,
     log: (msg) => logger.info(msg),
   });
@@ -102,11 +116,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       images: new ImageService(imageStore, opts.env, (name) => instances.list().some((i) => i.image === name)),
       engines,
       controls,
+      networks: new NetworkStore(opts.home),
+      pools: new PoolRegistry(opts.home),
     },
     {
       token,
       logger,
       isTrusted: (s) => unixSockets.has(s),
+      webUi: new WebUi(fileURLToPath(WEB_UI_DIR)),
       serverFactory: (handler) => {
         const h = handler as (req: IncomingMessage, res: ServerResponse) => void;
         // Clients keep connections open; the servers keep idle ones longer than clients do (no reset races).
@@ -136,6 +153,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const info: DaemonInfo = { pid: process.pid, url, socket: paths.socket, startedAt: new Date().toISOString() };
   writeFileSync(paths.info, JSON.stringify(info, null, 2), { mode: 0o600 });
   logger.info({ url, socket: paths.socket }, `strata daemon listening on ${url} and ${paths.socket}`);
+  logger.info(`web console at ${url}/ (sign in with the token in ${paths.dir}/token)`);
 
   return {
     url,

@@ -2,10 +2,12 @@ import { basename } from 'node:path';
 import { StrataError } from '../base/errors.js';
 import type { Clock } from '../machine/devices/ports.js';
 import type { BlockBackend } from '../machine/ports/block-backend.js';
+import type { NetBackend } from '../machine/ports/net-backend.js';
 import { hostClock, type LocalVm, startLocalVm } from './local-vm.js';
 import { RateLimitedDisk } from './rate-limited-disk.js';
+import { RateLimitedNic } from './rate-limited-nic.js';
 import type { VmExit } from './vm-runner.js';
-import type { VmmBootConfig, VmmExit, VmmState, VmmStats } from './vmm-protocol.js';
+import type { VmmBootConfig, VmmExit, VmmNicConfig, VmmState, VmmStats } from './vmm-protocol.js';
 
 /** What the VMM's machine needs from its process. */
 export interface VmmMachineHost {
@@ -15,6 +17,11 @@ export interface VmmMachineHost {
   readFile(path: string): Promise<Uint8Array>;
   /** Opens the instance's disk (absent: disks are not attached). */
   openDisk?: ((path: string) => Promise<BlockBackend>) | undefined;
+  /**
+   * Attaches one NIC to its network (absent: NICs are not attached). The backend's `close()` detaches it; the
+   * machine closes every NIC when the guest is gone.
+   */
+  attachNic?: ((nic: VmmNicConfig) => Promise<NetBackend & { close(): Promise<void> | void }>) | undefined;
   /** Receives console output. */
   onConsole(bytes: Uint8Array): void;
   /** Told once when the guest is gone for good. */
@@ -35,6 +42,7 @@ export class BuiltinVmmMachine {
   exit: VmmExit | undefined;
   private vm: LocalVm | undefined;
   private disk: RateLimitedDisk | undefined;
+  private nics: { limited: RateLimitedNic; close: () => Promise<void> | void }[] = [];
   private readonly abort = new AbortController();
   private pausedAtNs: number | undefined;
   private pausedTotalNs = 0;
@@ -53,6 +61,7 @@ export class BuiltinVmmMachine {
     }
     this.config = { ...this.config, ...patch, limits: { ...this.config.limits, ...patch.limits } };
     this.disk?.setLimits({ iops: this.config.limits.diskIops, bytesPerSec: this.config.limits.diskBytesPerSec });
+    for (const n of this.nics) n.limited.setRate(this.config.limits.nicBytesPerSec ?? 0);
   }
 
   /** Boots the guest. Bad boot files throw before anything runs and leave the VMM configured. */
@@ -73,21 +82,30 @@ export class BuiltinVmmMachine {
       });
       disks.push(this.disk);
     }
+    const macs = (c.nics ?? []).map((n) => parseMacText(n.mac));
+    await this.attachNics();
     const clock: Clock = {
       // Guest time stands still while paused: the monotonic clock leaves out paused spans.
       monotonicNs: () => (this.pausedAtNs ?? hostClock.monotonicNs()) - this.pausedTotalNs,
       wallClockNs: hostClock.wallClockNs,
     };
-    this.vm = startLocalVm(
-      { memoryBytes: c.memoryBytes, kernel, initrd, firmware, cmdline: c.cmdline, htif: false, disks },
-      {
-        hartModule: this.host.hartModule,
-        signal: this.abort.signal,
-        clock,
-        paused: () => this.pausedAtNs !== undefined,
-        onConsoleOutput: (bytes) => this.host.onConsole(bytes),
-      },
-    );
+    const nics = this.nics.map((n, i) => ({ backend: n.limited, mac: macs[i] }));
+    try {
+      this.vm = startLocalVm(
+        { memoryBytes: c.memoryBytes, kernel, initrd, firmware, cmdline: c.cmdline, htif: false, disks, nics },
+        {
+          hartModule: this.host.hartModule,
+          signal: this.abort.signal,
+          clock,
+          paused: () => this.pausedAtNs !== undefined,
+          onConsoleOutput: (bytes) => this.host.onConsole(bytes),
+        },
+      );
+    } catch (err) {
+      // A machine that cannot be built (too many devices) leaves the VMM configured, its NICs detached.
+      this.closeNics();
+      throw err;
+    }
     this.state = 'running';
     this.startedAt = new Date().toISOString();
     this.vm.done.then(
@@ -96,9 +114,41 @@ export class BuiltinVmmMachine {
     );
   }
 
+  /** Attaches every configured NIC through the NIC rate limit; on failure detaches those attached and throws. */
+  private async attachNics(): Promise<void> {
+    const wanted = this.config.nics ?? [];
+    if (wanted.length === 0) return;
+    if (!this.host.attachNic) {
+      throw new StrataError('UNAVAILABLE', `VM '${this.config.name}' has NICs but this VMM cannot attach them`);
+    }
+    try {
+      for (const nic of wanted) {
+        const backend = await this.host.attachNic(nic);
+        this.nics.push({
+          limited: new RateLimitedNic(backend, this.config.limits.nicBytesPerSec ?? 0),
+          close: () => backend.close(),
+        });
+      }
+    } catch (err) {
+      this.closeNics();
+      throw err;
+    }
+  }
+
+  private closeNics(): void {
+    for (const n of this.nics.splice(0)) {
+      void Promise.resolve()
+        .then(n.close)
+        .catch(() => {
+          // Detaching from a switch that is already gone changes nothing.
+        });
+    }
+  }
+
   private finish(exit: VmmExit): void {
     this.state = 'exited';
     this.exit = exit;
+    this.closeNics();
     void this.disk?.close().catch(() => {
       // The guest is gone; a failing close of its disk changes nothing the daemon can act on.
     });
@@ -162,8 +212,10 @@ export class BuiltinVmmMachine {
       diskWriteBytes: d?.writeBytes ?? 0,
       diskReadOps: d?.readOps ?? 0,
       diskWriteOps: d?.writeOps ?? 0,
-      nicRxBytes: 0,
-      nicTxBytes: 0,
+      nicRxBytes: sum(this.nics, (n) => n.limited.counters.rxBytes),
+      nicTxBytes: sum(this.nics, (n) => n.limited.counters.txBytes),
+      nicRxPackets: sum(this.nics, (n) => n.limited.counters.rxFrames),
+      nicTxPackets: sum(this.nics, (n) => n.limited.counters.txFrames),
       consoleBytes,
     };
   }
@@ -185,4 +237,18 @@ function exitOf(exit: VmExit, stopRequested: boolean): VmmExit {
     case 'fault':
       return { kind: 'fault', reason: `guest fault: ${exit.reason}` };
   }
+}
+
+function sum<T>(items: readonly T[], f: (item: T) => number): number {
+  return items.reduce((acc, x) => acc + f(x), 0);
+}
+
+/** Six colon-separated hex pairs as bytes; undefined when absent. */
+function parseMacText(text: string | undefined): Uint8Array | undefined {
+  if (text === undefined) return undefined;
+  const parts = text.split(':');
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) {
+    throw new StrataError('INVALID_ARGUMENT', `invalid MAC address '${text}' in the VM definition`);
+  }
+  return Uint8Array.from(parts, (x) => Number.parseInt(x, 16));
 }

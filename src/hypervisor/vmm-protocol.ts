@@ -17,6 +17,18 @@ export interface VmmRateLimits {
   nicBytesPerSec?: number;
 }
 
+/** One network card of a VM: the network whose switch it joins, and how. */
+export interface VmmNicConfig {
+  /** Network name (a definition in `$STRATA_HOME/networks`). */
+  network: string;
+  /** The Strata home holding that network's definition and run folder. */
+  home: string;
+  /** Name of the switch port (shown by `strata network show`). */
+  port: string;
+  /** The guest's MAC, six colon-separated hex pairs (absent: a random one). */
+  mac?: string | undefined;
+}
+
 /** What the VMM boots: the definition the daemon starts it with, changeable before boot by `configure`. */
 export interface VmmBootConfig {
   /** Instance name (for logs and the process title). */
@@ -30,6 +42,8 @@ export interface VmmBootConfig {
   cmdline: string;
   /** The instance's root disk (raw), when it has one. */
   diskPath?: string | undefined;
+  /** Network cards, attached as virtio-net devices (absent: none). */
+  nics?: VmmNicConfig[] | undefined;
   limits: VmmRateLimits;
 }
 
@@ -60,6 +74,10 @@ export interface VmmStats {
   diskWriteOps: number;
   nicRxBytes: number;
   nicTxBytes: number;
+  /** Frames the NICs received (absent: the engine does not count them). */
+  nicRxPackets?: number | undefined;
+  /** Frames the NICs sent (absent: the engine does not count them). */
+  nicTxPackets?: number | undefined;
   consoleBytes: number;
 }
 

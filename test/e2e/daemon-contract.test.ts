@@ -6,6 +6,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { WebSocket } from 'ws';
 import type { Operation } from '../../src/api/schema/index.js';
 import { type ApiResponse, DaemonClient } from '../../src/cli/client.js';
+import { PoolRegistry } from '../../src/services/storage/pools/pool-registry.js';
 import { startTestDaemon, tempHome, writeFakeImage } from '../helpers/daemon-harness.js';
 
 interface MediaType {
@@ -177,6 +178,17 @@ test('every route answers as the document says (requests and responses validated
   assert.equal((await api('GET', '/1.0/events', '/1.0/events?since=0')).status, 200);
   assert.equal((await api('DELETE', '/1.0/images/{name}', '/1.0/images/spare')).status, 200);
 
+  const host = await api<{ cpus: number; memoryTotalBytes: number }>('GET', '/1.0/resources', '/1.0/resources');
+  assert.ok(host.body.cpus >= 1 && host.body.memoryTotalBytes > 0, 'the host has CPUs and memory');
+  assert.equal((await api('POST', '/1.0/session', '/1.0/session', { token: 'wrong' })).status, 401);
+  const signedIn = await api('POST', '/1.0/session', '/1.0/session', { token: daemon.token });
+  assert.equal(signedIn.status, 200);
+  assert.match(String(signedIn.headers['set-cookie']), /HttpOnly/);
+  assert.equal((await api('DELETE', '/1.0/session', '/1.0/session')).status, 200);
+
+  await exerciseNetworks();
+  await exerciseStorage();
+
   const metrics = await tcp.raw('GET', '/metrics');
   assert.equal(metrics.status, 200);
   assert.match(String(metrics.headers['content-type']), /^text\/plain/);
@@ -192,6 +204,117 @@ test('every route answers as the document says (requests and responses validated
     );
   }
 });
+
+type ErrorReply = { error: { message: string } };
+
+/** Networks: list, create (with bad input naming its field), show, refused delete while an instance uses it. */
+async function exerciseNetworks(): Promise<void> {
+  assert.equal((await api('GET', '/1.0/networks', '/1.0/networks')).status, 200);
+  const made = await api<{ name: string; subnet: string; running: boolean }>('POST', '/1.0/networks', '/1.0/networks', {
+    name: 'cnet',
+    subnet: '10.0.41.0/24',
+    dhcp: true,
+  });
+  assert.equal(made.status, 201);
+  assert.equal(made.body.subnet, '10.0.41.0/24');
+  assert.equal(made.body.running, false);
+  const bad: [unknown, RegExp][] = [
+    [{ name: '../x' }, /invalid name/],
+    [{ name: 'n2', subnet: '10.0.300.0/24' }, /invalid subnet/],
+    [{ name: 'n3', subnet: '10.0.42.0/24', vlan: 5000 }, /invalid vlan/],
+    [{ name: 'n4', dhcp: true }, /invalid subnet/],
+    [{ name: 'n5', subnet: '10.0.43.0/24', gateway: '10.9.9.9' }, /invalid gateway/],
+    [{ name: 'n6', colour: 'red' }, /unknown field 'colour'/],
+  ];
+  for (const [body, re] of bad) {
+    const r = await api<ErrorReply>('POST', '/1.0/networks', '/1.0/networks', body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.match(r.body.error.message, re, JSON.stringify(body));
+  }
+  assert.equal((await api('POST', '/1.0/networks', '/1.0/networks', { name: 'cnet' })).status, 409);
+  assert.equal((await api('GET', '/1.0/networks/{name}', '/1.0/networks/cnet')).status, 200);
+  assert.equal((await api('GET', '/1.0/networks/{name}', '/1.0/networks/nope')).status, 404);
+  assert.equal((await api('GET', '/1.0/networks/{name}', '/1.0/networks/..%2Fetc')).status, 400);
+
+  const qemu = await api<ErrorReply>('POST', '/1.0/instances', '/1.0/instances', {
+    name: 'nq',
+    image: 'fake',
+    engine: 'qemu',
+    network: 'cnet',
+  });
+  assert.equal(qemu.status, 400);
+  assert.match(qemu.body.error.message, /invalid network: .*builtin engine only/);
+  const inst = await api<Operation>('POST', '/1.0/instances', '/1.0/instances', {
+    name: 'n1',
+    image: 'fake',
+    network: 'cnet',
+  });
+  assert.equal((await waitOp(inst.body)).status, 'success');
+  const used = await api<{ usedBy: string[] }>('GET', '/1.0/networks/{name}', '/1.0/networks/cnet');
+  assert.deepEqual(used.body.usedBy, ['/1.0/instances/n1']);
+  const refused = await api<ErrorReply>('DELETE', '/1.0/networks/{name}', '/1.0/networks/cnet');
+  assert.equal(refused.status, 409);
+  assert.match(refused.body.error.message, /used by instance\(s\) n1/);
+  const delInst = await api<Operation>('DELETE', '/1.0/instances/{name}', '/1.0/instances/n1');
+  assert.equal((await waitOp(delInst.body)).status, 'success');
+  assert.equal((await api('DELETE', '/1.0/networks/{name}', '/1.0/networks/cnet')).status, 200);
+  assert.equal((await api('DELETE', '/1.0/networks/{name}', '/1.0/networks/cnet')).status, 404);
+}
+
+/** Storage: pools, volume create (bad input naming its field), show, refused deletes while used or a clone's base. */
+async function exerciseStorage(): Promise<void> {
+  const pools = await api<{ name: string }[]>('GET', '/1.0/storage-pools', '/1.0/storage-pools');
+  assert.equal(pools.status, 200);
+  assert.ok(pools.body.some((p) => p.name === 'default'));
+  const vols = '/1.0/storage-pools/{pool}/volumes';
+  const vol = '/1.0/storage-pools/{pool}/volumes/{name}';
+  assert.equal((await api('GET', vols, '/1.0/storage-pools/default/volumes')).status, 200);
+  assert.equal((await api('GET', vols, '/1.0/storage-pools/nope/volumes')).status, 404);
+  const v1 = await api<{ format: string; capacityBytes: number }>('POST', vols, '/1.0/storage-pools/default/volumes', {
+    name: 'v1',
+    size: '1M',
+  });
+  assert.equal(v1.status, 201);
+  assert.equal(v1.body.format, 'qcow2');
+  assert.equal(v1.body.capacityBytes, 1024 * 1024);
+  const v2 = await api<{ format: string }>('POST', vols, '/1.0/storage-pools/default/volumes', {
+    name: 'v2',
+    size: 65536,
+    format: 'raw',
+  });
+  assert.equal(v2.status, 201);
+  assert.equal(v2.body.format, 'raw');
+  const bad: [unknown, RegExp][] = [
+    [{ name: 'v3', size: '12X' }, /invalid size/],
+    [{ name: 'v3', size: 1000 }, /invalid size/],
+    [{ name: '../v3', size: '1M' }, /invalid name/],
+    [{ name: 'v3', size: '1M', format: 'vmdk' }, /format/],
+  ];
+  for (const [body, re] of bad) {
+    const r = await api<ErrorReply>('POST', vols, '/1.0/storage-pools/default/volumes', body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.match(r.body.error.message, re, JSON.stringify(body));
+  }
+  assert.equal((await api('POST', vols, '/1.0/storage-pools/default/volumes', { name: 'v1', size: '1M' })).status, 409);
+  assert.equal((await api('GET', vol, '/1.0/storage-pools/default/volumes/v1')).status, 200);
+  assert.equal((await api('GET', vol, '/1.0/storage-pools/default/volumes/nope')).status, 404);
+
+  const pool = await new PoolRegistry(home).open('default');
+  await pool.cloneVolume('c1', 'v1');
+  const base = await api<ErrorReply>('DELETE', vol, '/1.0/storage-pools/default/volumes/v1');
+  assert.equal(base.status, 409, 'the base of a clone stays');
+  const held = await pool.attachVolume('v2', { readOnly: false, pid: process.pid });
+  assert.equal(
+    (await api('DELETE', vol, '/1.0/storage-pools/default/volumes/v2')).status,
+    409,
+    'a volume in use stays',
+  );
+  await held.release();
+  for (const name of ['c1', 'v1', 'v2']) {
+    assert.equal((await api('DELETE', vol, `/1.0/storage-pools/default/volumes/${name}`)).status, 200, name);
+  }
+  assert.equal((await api('DELETE', vol, '/1.0/storage-pools/default/volumes/v1')).status, 404);
+}
 
 test('bad input is a 400 naming the field, and leaves no row and no file', async () => {
   const cases: [unknown, RegExp][] = [

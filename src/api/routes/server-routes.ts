@@ -1,11 +1,25 @@
+import { cpus, freemem, loadavg, totalmem, uptime } from 'node:os';
 import { Type } from '@sinclair/typebox';
 import type { ApiDeps } from '../api-deps.js';
 import { renderMetrics } from '../metrics.js';
 import type { ApiRoute } from '../route.js';
-import { ServerInfo } from '../schema/common.js';
+import { HostResources, ServerInfo } from '../schema/common.js';
 
-/** `/1.0` (server info), `/metrics` (Prometheus) and `/openapi.json` (this API's contract). */
+/** Busy and total CPU time of all CPUs so far (milliseconds). */
+function cpuTimes(): { busy: number; total: number } {
+  let busy = 0;
+  let total = 0;
+  for (const c of cpus()) {
+    const t = c.times;
+    busy += t.user + t.nice + t.sys + t.irq;
+    total += t.user + t.nice + t.sys + t.irq + t.idle;
+  }
+  return { busy, total };
+}
+
+/** `/1.0` (server info), `/1.0/resources` (host CPU and memory), `/metrics` (Prometheus) and `/openapi.json` (this API's contract). */
 export function serverRoutes(deps: ApiDeps, openapi: () => unknown): ApiRoute[] {
+  let lastCpu = cpuTimes();
   return [
     {
       method: 'GET',
@@ -27,6 +41,28 @@ export function serverRoutes(deps: ApiDeps, openapi: () => unknown): ApiRoute[] 
         auth: (req as { strataTrusted?: boolean }).strataTrusted ? ('trusted' as const) : ('token' as const),
         lastEventSeq: deps.events.lastSeq(),
       }),
+    },
+    {
+      method: 'GET',
+      url: '/1.0/resources',
+      operationId: 'getResources',
+      summary: "The host's CPUs and memory: count, busy share since the previous call, load, total and available",
+      tag: 'server',
+      responses: { 200: HostResources },
+      handler: async () => {
+        const now = cpuTimes();
+        const total = now.total - lastCpu.total;
+        const percent = total > 0 ? ((now.busy - lastCpu.busy) / total) * 100 : 0;
+        lastCpu = now;
+        return {
+          cpus: Math.max(1, cpus().length),
+          cpuUsagePercent: Math.min(100, Math.max(0, Math.round(percent * 10) / 10)),
+          loadAverage: loadavg(),
+          memoryTotalBytes: totalmem(),
+          memoryAvailableBytes: freemem(),
+          uptimeSeconds: uptime(),
+        };
+      },
     },
     {
       method: 'GET',

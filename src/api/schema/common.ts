@@ -85,3 +85,38 @@ export const ServerInfo = Type.Object(
 );
 /** Server info. */
 export type ServerInfo = Static<typeof ServerInfo>;
+
+/** POST /1.0/session: the token, traded for a session cookie. */
+export const SignIn = Type.Object(
+  { token: Type.Optional(Type.String({ maxLength: 512 })) },
+  { $id: 'SignIn', additionalProperties: false },
+);
+/** A sign-in request. */
+export type SignIn = Static<typeof SignIn>;
+
+/** The answer of a sign-in. */
+export const SessionInfo = Type.Object(
+  { signedIn: Type.Boolean() },
+  { $id: 'SessionInfo', additionalProperties: false },
+);
+/** A sign-in answer. */
+export type SessionInfo = Static<typeof SessionInfo>;
+
+/** GET /1.0/resources: the host's CPUs and memory. */
+export const HostResources = Type.Object(
+  {
+    cpus: Type.Integer({ minimum: 1 }),
+    cpuUsagePercent: Type.Number({
+      minimum: 0,
+      maximum: 100,
+      description: 'busy share of all CPUs since the last call',
+    }),
+    loadAverage: Type.Array(Type.Number(), { description: '1, 5 and 15 minutes' }),
+    memoryTotalBytes: Type.Integer({ minimum: 0 }),
+    memoryAvailableBytes: Type.Integer({ minimum: 0 }),
+    uptimeSeconds: Type.Number({ minimum: 0 }),
+  },
+  { $id: 'HostResources', additionalProperties: false },
+);
+/** Host resources. */
+export type HostResources = Static<typeof HostResources>;

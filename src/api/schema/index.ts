@@ -5,6 +5,8 @@
 export * from './common.js';
 export * from './images.js';
 export * from './instances.js';
+export * from './networks.js';
+export * from './storage.js';
 
 /** Where the daemon listens by default (TCP). */
 export const DEFAULT_DAEMON_PORT = 8440;

@@ -94,6 +94,8 @@ export const Usage = Type.Object({
   diskWriteOps: Type.Integer({ minimum: 0 }),
   nicRxBytes: Type.Integer({ minimum: 0 }),
   nicTxBytes: Type.Integer({ minimum: 0 }),
+  nicRxPackets: Type.Optional(Type.Integer({ minimum: 0 })),
+  nicTxPackets: Type.Optional(Type.Integer({ minimum: 0 })),
   consoleBytes: Type.Integer({ minimum: 0 }),
   cpuThrottledSeconds: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
 });

@@ -2,10 +2,14 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { errorMessage, StrataError } from '../../base/errors.js';
 import { runVmm } from '../../hypervisor/vmm-main.js';
-import type { VmmBootConfig } from '../../hypervisor/vmm-protocol.js';
+import type { VmmBootConfig, VmmNicConfig } from '../../hypervisor/vmm-protocol.js';
+import { networkPaths } from '../../services/network/network-service.js';
+import { NetworkStore } from '../../services/network/network-store.js';
+import { connectSwitchEndpoint, type EndpointClient } from '../../services/network/switch-endpoint.js';
 import { openDisk } from '../../services/storage/open-disk.js';
 import { loadHartModule } from '../assets.js';
 import type { CommandContext, CommandRegistrar } from '../program.js';
+import { ensureServed } from './network.js';
 
 interface VmmCommandOptions {
   socket: string;
@@ -48,6 +52,7 @@ export const registerVmmCommand: CommandRegistrar = (program: Command, ctx: Comm
           signal: controller.signal,
           readFile: async (path) => new Uint8Array(await readFile(path)),
           openDisk: (path) => openDisk(path),
+          attachNic: (nic) => attachNic(nic, ctx.env),
           log: (line) => ctx.stderr.write(`${new Date().toISOString()} vmm[${process.pid}]: ${line}\n`),
         });
         ctx.stderr.write(`${new Date().toISOString()} vmm[${process.pid}]: exit ${exit.kind}: ${exit.reason}\n`);
@@ -57,6 +62,20 @@ export const registerVmmCommand: CommandRegistrar = (program: Command, ctx: Comm
       }
     });
 };
+
+/**
+ * Attaches one NIC of the VM to its network's switch, starting the network's serve process when none runs (as
+ * `strata run --nic` does).
+ */
+async function attachNic(nic: VmmNicConfig, env: NodeJS.ProcessEnv): Promise<EndpointClient> {
+  const store = new NetworkStore(nic.home);
+  await store.get(nic.network);
+  await ensureServed(store, nic.network, env);
+  return connectSwitchEndpoint(networkPaths(store.runDir, nic.network).socket, {
+    network: nic.network,
+    name: nic.port,
+  });
+}
 
 async function readDefinition(path: string): Promise<VmmBootConfig> {
   let value: unknown;

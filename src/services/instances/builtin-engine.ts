@@ -61,6 +61,7 @@ export class BuiltinEngine implements Engine {
       firmwarePath: spec.firmwarePath,
       cmdline: spec.cmdline,
       diskPath: spec.diskPath,
+      nics: spec.nics,
       limits: spec.limits,
     };
     const definition = join(spec.runDir, RUN_FILES.definition);

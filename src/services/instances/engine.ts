@@ -1,4 +1,4 @@
-import type { VmmExit, VmmRateLimits, VmmState, VmmStats } from '../../hypervisor/vmm-protocol.js';
+import type { VmmExit, VmmNicConfig, VmmRateLimits, VmmState, VmmStats } from '../../hypervisor/vmm-protocol.js';
 
 /** The engines an instance can run on. */
 export type EngineName = 'builtin' | 'qemu';
@@ -22,6 +22,8 @@ export interface EngineVmSpec {
   diskPath?: string | undefined;
   /** The image's architecture (`riscv64`), to decide on hardware acceleration. */
   arch: string;
+  /** Network cards (absent or empty: none). Only the builtin engine attaches them. */
+  nics?: VmmNicConfig[] | undefined;
   limits: VmmRateLimits;
 }
 

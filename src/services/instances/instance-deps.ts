@@ -29,7 +29,12 @@ export interface InstanceManagerDeps {
   engines: ReadonlyMap<EngineName, Engine>;
   images: ImageResolver;
   /** True when a network of that name exists (absent: no network exists yet). */
-  networkExists?: (name: string) => boolean;
+  networkExists?: (name: string) => boolean | Promise<boolean>;
+  /**
+   * Makes sure a network is served before a VM joins it (absent: the VMM starts it). The daemon starts it itself so
+   * the shared network process does not land in the cgroup of the first VM that joins.
+   */
+  serveNetwork?: (name: string) => Promise<void>;
   controls: ResourceControls;
   log?: (msg: string) => void;
 }

@@ -65,8 +65,11 @@ export class InstanceManager {
     }
     const image = await this.deps.images.resolve(spec.image);
     if (!image) throw fieldError('image', `no image named '${spec.image}': pull it first (strata image pull)`);
-    if (spec.network !== null && !this.deps.networkExists?.(spec.network)) {
+    if (spec.network !== null && !(await this.deps.networkExists?.(spec.network))) {
       throw fieldError('network', `no network named '${spec.network}'`);
+    }
+    if (spec.network !== null && spec.engine !== 'builtin') {
+      throw fieldError('network', `networks are supported on the builtin engine only, not on ${spec.engine}`);
     }
     const engine = this.deps.engines.get(spec.engine);
     const why = engine ? await engine.unavailableReason() : 'not configured in this daemon';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage, StrataError } from '../../base/errors.js';
@@ -19,6 +20,10 @@ export interface InstanceUsage {
   diskWriteOps: number;
   nicRxBytes: number;
   nicTxBytes: number;
+  /** Frames the instance's NIC received. */
+  nicRxPackets?: number | undefined;
+  /** Frames the instance's NIC sent. */
+  nicTxPackets?: number | undefined;
   consoleBytes: number;
   cpuThrottledSeconds: number | null;
 }
@@ -75,6 +80,7 @@ export class InstanceRuntime {
       if (!image) throw new StrataError('NOT_FOUND', `image '${r.image}' of instance '${name}' is gone`);
       const engine = this.deps.engines.get(r.engine);
       if (!engine) throw new StrataError('UNAVAILABLE', `the ${r.engine} engine is not configured in this daemon`);
+      if (r.network !== null) await this.deps.serveNetwork?.(r.network);
       const runDir = this.runDir(name);
       rmSync(runDir, { recursive: true, force: true });
       mkdirSync(runDir, { recursive: true, mode: 0o700 });
@@ -90,6 +96,8 @@ export class InstanceRuntime {
           cmdline: image.cmdline,
           diskPath: join(this.deps.home, 'instances', name, 'disk.raw'),
           arch: image.arch,
+          nics:
+            r.network === null ? [] : [{ network: r.network, home: this.deps.home, port: r.name, mac: macOf(r.id) }],
           limits: rateLimits(r),
         },
         signal,
@@ -216,6 +224,8 @@ export class InstanceRuntime {
       diskWriteOps: stats?.diskWriteOps ?? 0,
       nicRxBytes: stats?.nicRxBytes ?? 0,
       nicTxBytes: stats?.nicTxBytes ?? 0,
+      nicRxPackets: stats?.nicRxPackets ?? 0,
+      nicTxPackets: stats?.nicTxPackets ?? 0,
       consoleBytes: stats?.consoleBytes ?? 0,
       cpuThrottledSeconds: this.deps.controls.throttledSeconds(name) ?? null,
     };
@@ -291,4 +301,10 @@ function rateLimits(r: InstanceRecord) {
     diskBytesPerSec: r.limits.diskBytesPerSec,
     nicBytesPerSec: r.limits.nicBytesPerSec,
   };
+}
+
+/** A stable MAC for an instance's NIC: locally administered, unicast, derived from the instance id. */
+function macOf(id: string): string {
+  const h = createHash('sha256').update(id).digest();
+  return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }

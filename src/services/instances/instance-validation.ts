@@ -125,7 +125,8 @@ export function validateCreate(input: CreateInstanceInput): ValidCreate {
     throw fieldError('diskSize', `'${String(input.diskSize)}' must be a multiple of 512 bytes from 1M to 2T`);
   }
   const network = input.network ?? null;
-  if (network !== null && (typeof network !== 'string' || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(network))) {
+  // The network store's name rule (services do not import each other, so it is repeated here).
+  if (network !== null && (typeof network !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(network))) {
     throw fieldError('network', `'${String(network)}' is not a network name`);
   }
   return {

@@ -1,0 +1,135 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { StrataError } from '../../base/errors.js';
+import { readRuntime } from '../../services/network/network-service.js';
+import { type NetworkCreateInput, type NetworkSpec, normaliseSpec } from '../../services/network/network-store.js';
+import type { ApiDeps } from '../api-deps.js';
+import type { ApiRoute } from '../route.js';
+import { ErrorBody, NameParams } from '../schema/common.js';
+import { CreateNetwork, Network } from '../schema/networks.js';
+
+type Named = FastifyRequest<{ Params: { name: string } }>;
+
+/** Fields of a network definition, in the order their validation depends on each other. */
+const NETWORK_FIELDS = ['name', 'subnet', 'gateway', 'vlan', 'router', 'openflow'] as const;
+
+/** Routes of `/1.0/networks`: list, show, create, delete (refused while an instance uses the network). */
+export function networkRoutes(deps: ApiDeps): ApiRoute[] {
+  const store = deps.networks;
+  const view = async (spec: NetworkSpec): Promise<Network> => ({
+    name: spec.name,
+    subnet: spec.subnet ?? null,
+    gateway: spec.gateway ?? null,
+    vlan: spec.vlan ?? null,
+    dhcp: spec.dhcp,
+    nat: spec.nat,
+    router: spec.router ?? null,
+    openflow: spec.openflow ?? null,
+    createdAt: spec.createdAt,
+    running: (await readRuntime(store.runDir, spec.name)) !== undefined,
+    usedBy: deps.instances
+      .list()
+      .filter((i) => i.network === spec.name)
+      .map((i) => `/1.0/instances/${i.name}`),
+  });
+  return [
+    {
+      method: 'GET',
+      url: '/1.0/networks',
+      operationId: 'listNetworks',
+      summary: 'List networks',
+      tag: 'networks',
+      responses: { 200: Type.Array(Network) },
+      handler: async () => Promise.all((await store.list()).map(view)),
+    },
+    {
+      method: 'POST',
+      url: '/1.0/networks',
+      operationId: 'createNetwork',
+      summary: 'Create a network (it starts on demand when an instance joins it)',
+      tag: 'networks',
+      body: CreateNetwork,
+      responses: { 201: Network, 400: ErrorBody, 409: ErrorBody },
+      handler: async (req, reply: FastifyReply) => {
+        const b = req.body as CreateNetwork;
+        let spec: NetworkSpec;
+        try {
+          spec = await store.create({
+            name: b.name,
+            dhcp: b.dhcp ?? false,
+            nat: b.nat ?? false,
+            ...(b.subnet !== undefined ? { subnet: b.subnet } : {}),
+            ...(b.gateway !== undefined ? { gateway: b.gateway } : {}),
+            ...(b.vlan !== undefined ? { vlan: b.vlan } : {}),
+            ...(b.router !== undefined ? { router: b.router } : {}),
+            ...(b.openflow !== undefined ? { openflow: b.openflow } : {}),
+          });
+        } catch (err) {
+          throw namingField(err, b);
+        }
+        reply.code(201);
+        return view(spec);
+      },
+    },
+    {
+      method: 'GET',
+      url: '/1.0/networks/:name',
+      operationId: 'getNetwork',
+      summary: 'Show a network',
+      tag: 'networks',
+      params: NameParams,
+      responses: { 200: Network, 400: ErrorBody, 404: ErrorBody },
+      handler: async (req) => view(await store.get((req as Named).params.name)),
+    },
+    {
+      method: 'DELETE',
+      url: '/1.0/networks/:name',
+      operationId: 'deleteNetwork',
+      summary: 'Delete a network no instance uses and no switch serves',
+      tag: 'networks',
+      params: NameParams,
+      responses: { 200: Type.Object({}), 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      handler: async (req) => {
+        const name = (req as Named).params.name;
+        const spec = await store.get(name);
+        const users = deps.instances.list().filter((i) => i.network === spec.name);
+        if (users.length > 0) {
+          throw new StrataError(
+            'CONFLICT',
+            `network '${name}' is used by instance(s) ${users.map((u) => u.name).join(', ')}: delete them first`,
+          );
+        }
+        const runtime = await readRuntime(store.runDir, name);
+        if (runtime) {
+          throw new StrataError('CONFLICT', `network '${name}' is running (pid ${runtime.pid}): stop its NICs first`);
+        }
+        await store.delete(name);
+        return {};
+      },
+    },
+  ];
+}
+
+/**
+ * Makes an INVALID_ARGUMENT of the network store name its field. The store words its messages for the CLI, so the
+ * field is found by validating the definition one field at a time, in the order the fields depend on each other: the
+ * first field whose addition fails is the bad one (a setting that needs a subnet names `subnet`).
+ */
+function namingField(err: unknown, body: CreateNetwork): unknown {
+  if (!(err instanceof StrataError) || err.code !== 'INVALID_ARGUMENT') return err;
+  let partial: NetworkCreateInput = { name: body.name, dhcp: false, nat: false };
+  let field = 'body';
+  for (const f of NETWORK_FIELDS) {
+    if (f !== 'name' && body[f] === undefined) continue;
+    partial = { ...partial, [f]: body[f] };
+    try {
+      normaliseSpec(partial);
+    } catch (e) {
+      field = f;
+      if (e instanceof StrataError && /need.*--subnet/.test(e.message)) field = 'subnet';
+      break;
+    }
+  }
+  if (field === 'body' && (body.dhcp || body.nat)) field = 'subnet';
+  return new StrataError('INVALID_ARGUMENT', `invalid ${field}: ${err.message}`);
+}

@@ -1,0 +1,110 @@
+import { FitAddon } from '@xterm/addon-fit';
+import { Terminal } from '@xterm/xterm';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { Instance } from '../api/schema/index.js';
+import { wsUrl } from './api.js';
+
+/** What the console shows above the terminal. */
+type ConsoleStatus = 'connecting' | 'connected' | 'ended' | 'unavailable';
+
+/** How often the console tries again after a refusal. */
+const MAX_ATTEMPTS = 10;
+
+const LIVE: ReadonlySet<Instance['status']> = new Set(['starting', 'running', 'paused']);
+
+/**
+ * The live serial console: xterm.js over the instance's console WebSocket. Output frames are written to the
+ * terminal (first the kept history), keys typed go to the guest, and the terminal refits to its box when the window
+ * or the panel changes size. It reconnects when the instance starts again.
+ */
+export function ConsoleView({ instance }: { instance: Instance }) {
+  const box = useRef<HTMLDivElement>(null);
+  const [status, setStatus] = useState<ConsoleStatus>('connecting');
+  const [reason, setReason] = useState('');
+  // Reconnection attempts after the console refused (it may not be ready the moment the instance starts).
+  const [attempt, setAttempt] = useState(0);
+  const live = LIVE.has(instance.status);
+  const runId = instance.lastStartedAt ?? '';
+  useEffect(() => setAttempt(0), [runId, live]);
+
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    if (!live) {
+      setStatus('unavailable');
+      return;
+    }
+    const term = new Terminal({
+      convertEol: false,
+      cursorBlink: true,
+      fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
+      fontSize: 14,
+      scrollback: 5000,
+      theme: { background: '#0f1720', foreground: '#d6dde6', cursor: '#7dd3fc' },
+    });
+    const fit = new FitAddon();
+    term.loadAddon(fit);
+    term.open(el);
+    const refit = () => {
+      try {
+        fit.fit();
+      } catch {
+        // Not laid out yet.
+      }
+    };
+    refit();
+    const observer = new ResizeObserver(refit);
+    observer.observe(el);
+
+    setStatus('connecting');
+    const ws = new WebSocket(wsUrl(`/1.0/instances/${encodeURIComponent(instance.name)}/console`));
+    ws.binaryType = 'arraybuffer';
+    const encoder = new TextEncoder();
+    ws.onopen = () => {
+      setStatus('connected');
+      term.focus();
+    };
+    ws.onmessage = (m) => term.write(new Uint8Array(m.data as ArrayBuffer));
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    ws.onclose = (e) => {
+      const ended = e.code === 1000 || e.code === 1005;
+      setStatus(ended ? 'ended' : 'unavailable');
+      setReason(e.reason);
+      if (!ended && attempt < MAX_ATTEMPTS) retry = setTimeout(() => setAttempt(attempt + 1), 2000);
+    };
+    const input = term.onData((d) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(encoder.encode(d));
+    });
+    return () => {
+      clearTimeout(retry);
+      input.dispose();
+      observer.disconnect();
+      ws.onclose = null;
+      ws.close();
+      term.dispose();
+    };
+  }, [instance.name, live, runId, attempt]);
+
+  const note =
+    status === 'connecting'
+      ? 'Connecting…'
+      : status === 'connected'
+        ? 'Connected — keys you type go to the guest'
+        : status === 'ended'
+          ? 'The console ended'
+          : live
+            ? `The console is not available${reason ? `: ${reason}` : ''}`
+            : 'The instance is not running: start it to use its console';
+
+  return (
+    <section class="card console-card" aria-labelledby="console-title">
+      <div class="card-head">
+        <h2 id="console-title">Serial console</h2>
+        <span class={`console-status console-${status}`} role="status">
+          {note}
+        </span>
+      </div>
+      <div class="terminal-box" ref={box} data-console={instance.name} hidden={!live} />
+    </section>
+  );
+}

@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fieldOfError } from './field-errors.js';
+import { formatAgo, formatBytes, instanceOf, plainAction } from './format.js';
+
+test('sizes read in binary units', () => {
+  assert.equal(formatBytes(512 * 1024 * 1024), '512 MiB');
+  assert.equal(formatBytes(1.5 * 1024 ** 3), '1.5 GiB');
+  assert.equal(formatBytes(0), '0 B');
+});
+
+test('times read as how long ago', () => {
+  const now = Date.parse('2026-01-01T12:00:00Z');
+  assert.equal(formatAgo('2026-01-01T11:59:58Z', now), 'just now');
+  assert.equal(formatAgo('2026-01-01T11:55:00Z', now), '5 min ago');
+  assert.equal(formatAgo('2025-12-20T11:55:00Z', now), '2025-12-20');
+});
+
+test('resources and kinds read in plain words', () => {
+  assert.equal(instanceOf('/1.0/instances/web%201/state'), 'web 1');
+  assert.equal(instanceOf('/1.0/operations/x'), undefined);
+  assert.equal(plainAction('instance-started'), 'started');
+  assert.equal(plainAction('instance.launch'), 'launch');
+});
+
+test('API validation messages land at the field they name', () => {
+  assert.equal(fieldOfError('invalid body.cpus: must be <= 64'), 'cpus');
+  assert.equal(fieldOfError('invalid body.memory: must be integer'), 'memory');
+  assert.equal(fieldOfError("invalid name: instance 'a' already exists"), 'name');
+  assert.equal(fieldOfError("no image named 'x' (pull it with strata image pull)"), 'image');
+  assert.equal(fieldOfError('Invalid diskSize: too big'), 'diskSize', 'as the page capitalises it');
+  assert.equal(fieldOfError('something else broke'), undefined);
+});

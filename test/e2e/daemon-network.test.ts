@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { test } from 'node:test';
+import { tempHome } from '../helpers/daemon-harness.js';
+import {
+  ConsoleViewer,
+  type DaemonProcess,
+  killVmms,
+  linkDebianImage,
+  startDaemonProcess,
+} from '../helpers/daemon-process.js';
+import { runStrata } from '../helpers/strata-cli.js';
+
+async function cli(d: DaemonProcess, args: string[], timeoutMs = 180_000): Promise<{ code: number; out: string }> {
+  const r = await runStrata(args, { env: d.env, timeoutMs });
+  return { code: r.code ?? -1, out: `${r.stderr}${r.stdout}` };
+}
+
+async function ok(d: DaemonProcess, args: string[]): Promise<void> {
+  const r = await cli(d, args);
+  assert.equal(r.code, 0, `strata ${args.join(' ')} failed: ${r.out}`);
+}
+
+/** The value of a per-instance metric in the daemon's `/metrics`. */
+async function metric(d: DaemonProcess, name: string, instance: string): Promise<number> {
+  const res = await fetch(`${d.url}/metrics`, { headers: { authorization: `Bearer ${d.token}` } });
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  const m = new RegExp(`^${name}\\{[^}]*instance="${instance}"[^}]*\\} (\\S+)$`, 'm').exec(text);
+  assert.ok(m, `${name} of ${instance} in /metrics`);
+  return Number(m[1]);
+}
+
+// Two Debian guests launched through the daemon on one network: the VMM of each attaches a virtio-net NIC to the
+// network's switch (the network starts on demand), the guests get DHCP leases and ping each other, and /metrics
+// counts their NIC traffic.
+test('daemon: two builtin VMs on one network get DHCP leases, ping each other, and /metrics counts NIC traffic', {
+  timeout: 15 * 60_000,
+}, async (t) => {
+  const home = tempHome('sn-');
+  await linkDebianImage(home);
+  const d = await startDaemonProcess(home);
+  const viewers: ConsoleViewer[] = [];
+  t.after(async () => {
+    for (const v of viewers) v.close();
+    await d.stop().catch(() => undefined);
+    killVmms(home);
+    // The on-demand network server ends by itself once its NICs are gone.
+    await new Promise((r) => setTimeout(r, 200));
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  await ok(d, ['network', 'create', 'lan', '--subnet', '10.0.31.0/24', '--dhcp']);
+  const unknown = await cli(d, ['launch', 'debian', 'nope', '--network', 'missing', '-q']);
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.out, /network/);
+  const qemu = await cli(d, ['launch', 'debian', 'q1', '--engine', 'qemu', '--network', 'lan', '-q']);
+  assert.notEqual(qemu.code, 0);
+  assert.match(qemu.out, /network/);
+
+  await ok(d, ['launch', 'debian', 'vm1', '--network', 'lan', '--memory', '256M', '-q']);
+  await ok(d, ['launch', 'debian', 'vm2', '--network', 'lan', '--memory', '256M', '-q']);
+
+  const addresses: string[] = [];
+  const consoles: ConsoleViewer[] = [];
+  for (const name of ['vm1', 'vm2']) {
+    const v = new ConsoleViewer(d, name);
+    viewers.push(v);
+    await v.opened;
+    consoles.push(v);
+  }
+  for (const v of consoles) {
+    const m = await v.waitFor(/strata: eth0 configured by DHCP: ([\d.]+)\//, 300_000);
+    addresses.push(m[1] ?? '');
+    await v.waitFor(/:~# /, 120_000);
+  }
+  const [a1, a2] = addresses;
+  assert.ok(a1?.startsWith('10.0.31.') && a2?.startsWith('10.0.31.'), `DHCP leases in the subnet: ${addresses}`);
+  assert.notEqual(a1, a2);
+
+  const [c1, c2] = consoles as [ConsoleViewer, ConsoleViewer];
+  const p1 = await c1.command(`ping -c 3 -w 20 ${a2}`, /(\d+) packets received/, 90_000);
+  assert.ok(Number(p1[1]) > 0, `vm1 pings vm2: ${c1.text.slice(-400)}`);
+  const p2 = await c2.command(`ping -c 3 -w 20 ${a1}`, /(\d+) packets received/, 90_000);
+  assert.ok(Number(p2[1]) > 0, `vm2 pings vm1: ${c2.text.slice(-400)}`);
+
+  for (const name of ['vm1', 'vm2']) {
+    for (const m of [
+      'strata_instance_nic_rx_bytes_total',
+      'strata_instance_nic_tx_bytes_total',
+      'strata_instance_nic_rx_packets_total',
+      'strata_instance_nic_tx_packets_total',
+    ]) {
+      assert.ok((await metric(d, m, name)) > 0, `${m} of ${name} is above zero`);
+    }
+  }
+});
