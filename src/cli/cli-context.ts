@@ -57,3 +57,10 @@ export async function followOperation(
     throw err;
   }
 }
+
+/** Thrown by a command action to end with a given exit code after it has printed its own output. */
+export class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}

@@ -22,6 +22,7 @@ test('strata info puts usage next to each limit and says what enforces them', ()
   const inst: Instance = {
     name: 'a',
     id: 'x',
+    type: 'vm',
     image: 'debian',
     engine: 'builtin',
     status: 'running',

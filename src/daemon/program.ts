@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { errorMessage, isStrataError } from '../base/errors.js';
+import { ExitCode } from '../cli/cli-context.js';
 
 /** Exit code of a command that did its work. */
 export const EXIT_OK = 0;
@@ -93,9 +94,5 @@ export async function runProgram(program: Command, argv: readonly string[], ctx:
   }
 }
 
-/** Thrown by a command action to end with a given exit code after it has printed its own output. */
-export class ExitCode extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}
+/** Thrown by a command action to end with a given exit code (defined beside the remote commands that use it). */
+export { ExitCode };

@@ -8,6 +8,7 @@ import { buildApiServer } from '../api/api-server.js';
 import { ImageService } from '../api/image-service.js';
 import { WebUi } from '../api/web-ui.js';
 import { StrataError } from '../base/errors.js';
+import { ContainerManager } from '../services/containers/container-manager.js';
 import { ImageStore } from '../services/images/image-store.js';
 import { BuiltinEngine, isAlive } from '../services/instances/builtin-engine.js';
 import { CgroupControls, type ResourceControls } from '../services/instances/cgroups.js';
@@ -18,10 +19,12 @@ import { OperationManager } from '../services/instances/operations.js';
 import { QemuEngine } from '../services/instances/qemu-engine.js';
 import { StateStore } from '../services/instances/state-store.js';
 import { NetworkStore } from '../services/network/network-store.js';
+import { SandboxManager } from '../services/sandboxes/wasi-sandbox.js';
 import { PoolRegistry } from '../services/storage/pools/pool-registry.js';
 import { ensureServed } from './commands/network.js';
 import { type DaemonInfo, daemonPaths, ensureToken, readDaemonInfo } from './daemon-files.js';
 import { StoreImageResolver } from './image-resolver.js';
+import { ContainerWorkloads, SandboxWorkloads } from './workloads.js';
 
 /** The built web console (`npm run build` writes it), served at `/`. */
 export const WEB_UI_DIR = new URL('../../dist/web/', import.meta.url);
@@ -86,6 +89,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       ['qemu', new QemuEngine({})],
     ]);
   const imageStore = new ImageStore(opts.home);
+  const containers = new ContainerManager({ home: opts.home });
+  const sandboxes = new SandboxManager({ home: opts.home });
   const instances = new InstanceManager({
     home: opts.home,
     store,
@@ -100,10 +105,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       ),
     serveNetwork: (name) => ensureServed(new NetworkStore(opts.home), name, opts.env),
     controls,
+    workloads: { container: new ContainerWorkloads(containers, imageStore), sandbox: new SandboxWorkloads(sandboxes) },
     log: (msg) => logger.info(msg),
   });
   const recovered = await instances.runtime.recover();
   logger.info(recovered, `re-attached ${recovered.attached.length} VM(s), ${recovered.lost.length} gone`);
+  if (!(await containers.unavailableReason())) {
+    const adopted = await containers.recover().catch((err: unknown) => {
+      logger.warn({ err }, 'containers could not be recovered');
+      return [] as string[];
+    });
+    if (adopted.length > 0) logger.info({ adopted }, `re-adopted ${adopted.length} running container(s)`);
+  }
 
   const unixSockets = new WeakSet<Socket>();
   let unixServer: Server | undefined;
@@ -113,7 +126,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       instances,
       operations,
       events,
-      images: new ImageService(imageStore, opts.env, (name) => instances.list().some((i) => i.image === name)),
+      images: new ImageService(
+        imageStore,
+        opts.env,
+        async (name) =>
+          instances.list().some((i) => i.image === name) ||
+          (await containers.list().catch(() => [])).some((c) => c.image.name === name),
+      ),
       engines,
       controls,
       networks: new NetworkStore(opts.home),
@@ -164,6 +183,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     async close() {
       logger.info('daemon stopping; VMs keep running');
       instances.runtime.detachAll();
+      // Containers keep running (a later daemon adopts them); sandboxes are threads of this process and end.
+      containers.detach();
+      await sandboxes.stopAll();
       unix.closeAllConnections();
       await new Promise<void>((resolve) => unix.close(() => resolve()));
       await app.close();

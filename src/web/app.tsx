@@ -5,15 +5,19 @@ import { CreateDialog } from './create-dialog.js';
 import { InstancePage } from './instance-page.js';
 import { InstanceList } from './instances.js';
 import { EMPTY_STATE, type LiveState, LiveStore } from './live.js';
+import { NetworksPage } from './networks.js';
 import { Overview } from './overview.js';
 import { SignIn } from './sign-in.js';
+import { StoragePage } from './storage.js';
 import { ErrorNote } from './ui.js';
 
-/** The page a location hash names: `#/`, `#/instances`, `#/instances/<name>`, `#/activity`. */
+/** The page a location hash names: `#/`, `#/instances`, `#/instances/<name>`, `#/networks`, `#/storage`, `#/activity`. */
 export type Route =
   | { page: 'overview' }
   | { page: 'instances' }
   | { page: 'instance'; name: string }
+  | { page: 'networks' }
+  | { page: 'storage' }
   | { page: 'activity' };
 
 /** Reads the route from a location hash (unknown hashes show the overview). */
@@ -21,6 +25,8 @@ export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean);
   if (parts[0] === 'instances' && parts[1]) return { page: 'instance', name: decodeURIComponent(parts[1]) };
   if (parts[0] === 'instances') return { page: 'instances' };
+  if (parts[0] === 'networks') return { page: 'networks' };
+  if (parts[0] === 'storage') return { page: 'storage' };
   if (parts[0] === 'activity') return { page: 'activity' };
   return { page: 'overview' };
 }
@@ -103,6 +109,8 @@ export function App() {
         <nav aria-label="Main">
           {nav('#/', 'Overview', route.page === 'overview')}
           {nav('#/instances', 'Instances', route.page === 'instances' || route.page === 'instance')}
+          {nav('#/networks', 'Networks', route.page === 'networks')}
+          {nav('#/storage', 'Storage', route.page === 'storage')}
           {nav('#/activity', 'Activity', route.page === 'activity')}
         </nav>
         <div class="topbar-end">
@@ -127,6 +135,8 @@ export function App() {
         {live.loaded && route.page === 'overview' ? <Overview live={live} onCreate={openCreate} /> : null}
         {live.loaded && route.page === 'instances' ? <InstanceList live={live} onCreate={openCreate} /> : null}
         {live.loaded && route.page === 'instance' ? <InstancePage name={route.name} live={live} store={store} /> : null}
+        {live.loaded && route.page === 'networks' ? <NetworksPage live={live} /> : null}
+        {live.loaded && route.page === 'storage' ? <StoragePage /> : null}
         {live.loaded && route.page === 'activity' ? <ActivityPage live={live} /> : null}
       </main>
       {creating ? <CreateDialog server={live.server} onClose={() => setCreating(false)} /> : null}

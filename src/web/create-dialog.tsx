@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { CreateInstance, Image, Operation, ServerInfo } from '../api/schema/index.js';
+import type { CreateInstance, Image, Network, Operation, ServerInfo } from '../api/schema/index.js';
 import { api, messageOf } from './api.js';
 import { type CreateField, fieldOfError } from './field-errors.js';
 
@@ -11,6 +11,8 @@ interface Form {
   cpus: string;
   memory: string;
   diskSize: string;
+  /** A network name, or '' for none. */
+  network: string;
   start: boolean;
 }
 
@@ -35,6 +37,7 @@ function localErrors(f: Form): Partial<Record<CreateField, string>> {
 export function CreateDialog({ server, onClose }: { server: ServerInfo | null; onClose: () => void }) {
   const ref = useRef<HTMLDialogElement>(null);
   const [images, setImages] = useState<Image[] | null>(null);
+  const [networks, setNetworks] = useState<Network[] | null>(null);
   const [form, setForm] = useState<Form>({
     name: '',
     image: '',
@@ -42,6 +45,7 @@ export function CreateDialog({ server, onClose }: { server: ServerInfo | null; o
     cpus: '1',
     memory: '512M',
     diskSize: '4G',
+    network: '',
     start: true,
   });
   const [errors, setErrors] = useState<Partial<Record<CreateField, string>>>({});
@@ -58,6 +62,7 @@ export function CreateDialog({ server, onClose }: { server: ServerInfo | null; o
       },
       (err) => setGeneral(`The images could not be listed: ${messageOf(err)}`),
     );
+    api<Network[]>('GET', '/1.0/networks').then(setNetworks, () => setNetworks([]));
   }, []);
 
   const set = (k: keyof Form) => (e: Event) => {
@@ -81,6 +86,7 @@ export function CreateDialog({ server, onClose }: { server: ServerInfo | null; o
       memory: form.memory.trim(),
       diskSize: form.diskSize.trim(),
       start: form.start,
+      ...(form.network ? { network: form.network } : {}),
     };
     try {
       await api<Operation>('POST', '/1.0/instances', body);
@@ -176,6 +182,29 @@ export function CreateDialog({ server, onClose }: { server: ServerInfo | null; o
             'Disk size',
             <input {...attrs('diskSize')} value={form.diskSize} onInput={set('diskSize')} />,
             'e.g. 4G',
+          )}
+          {field(
+            'network',
+            'Network',
+            <select
+              {...attrs('network')}
+              value={form.network}
+              onChange={set('network')}
+              disabled={form.engine !== 'builtin' && !form.network}
+            >
+              <option value="">None</option>
+              {networks?.map((n) => (
+                <option key={n.name} value={n.name}>
+                  {n.name}
+                  {n.subnet ? ` — ${n.subnet}` : ''}
+                </option>
+              ))}
+            </select>,
+            form.engine === 'builtin'
+              ? networks?.length === 0
+                ? 'No networks yet: create one on the Networks page'
+                : 'Optional'
+              : `Networks are available on the builtin engine only, not on ${form.engine}`,
           )}
         </div>
         <label class="check">

@@ -1,7 +1,20 @@
 /** The fields of the create-instance form. */
-export type CreateField = 'name' | 'image' | 'engine' | 'cpus' | 'memory' | 'diskSize';
+export type CreateField = 'name' | 'image' | 'engine' | 'cpus' | 'memory' | 'diskSize' | 'network';
 
-const FIELDS: readonly CreateField[] = ['name', 'image', 'engine', 'cpus', 'memory', 'diskSize'];
+const FIELDS: readonly CreateField[] = ['name', 'image', 'engine', 'cpus', 'memory', 'diskSize', 'network'];
+
+/** The field a daemon validation message names (`invalid body.cpus: …`, `invalid subnet: …`), if one of `fields`. */
+export function namedField<F extends string>(message: string, fields: readonly F[]): F | undefined {
+  const m = /^invalid (?:body\.)?([A-Za-z]+)/i.exec(message);
+  const named = m?.[1] as F | undefined;
+  return named && fields.includes(named) ? named : undefined;
+}
+
+/** A validation message without its `invalid <field>: ` prefix, as a sentence. */
+export function withoutField(message: string): string {
+  const rest = message.replace(/^invalid (body\.)?\w+: /i, '');
+  return rest.charAt(0).toUpperCase() + rest.slice(1);
+}
 
 /**
  * The form field an API error is about, so that the message is shown beside it. The daemon names the field in
@@ -9,9 +22,9 @@ const FIELDS: readonly CreateField[] = ['name', 'image', 'engine', 'cpus', 'memo
  * image is named by its message.
  */
 export function fieldOfError(message: string): CreateField | undefined {
-  const m = /^invalid (?:body\.)?([A-Za-z]+)/i.exec(message);
-  const named = m?.[1] as CreateField | undefined;
-  if (named && FIELDS.includes(named)) return named;
+  const named = namedField(message, FIELDS);
+  if (named) return named;
+  if (/\bnetwork\b/i.test(message)) return 'network';
   if (/\bimage\b/i.test(message)) return 'image';
   if (/\binstance '[^']*' already exists|\binstance named\b/i.test(message)) return 'name';
   return undefined;

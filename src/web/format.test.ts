@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fieldOfError } from './field-errors.js';
+import { fieldOfError, namedField, withoutField } from './field-errors.js';
 import { formatAgo, formatBytes, instanceOf, plainAction } from './format.js';
 
 test('sizes read in binary units', () => {
@@ -30,4 +30,14 @@ test('API validation messages land at the field they name', () => {
   assert.equal(fieldOfError("no image named 'x' (pull it with strata image pull)"), 'image');
   assert.equal(fieldOfError('Invalid diskSize: too big'), 'diskSize', 'as the page capitalises it');
   assert.equal(fieldOfError('something else broke'), undefined);
+  assert.equal(fieldOfError('invalid network: networks are supported on the builtin engine only'), 'network');
+  assert.equal(fieldOfError("no network named 'x'"), 'network');
+});
+
+test('network and volume messages land at their field, without the field prefix', () => {
+  assert.equal(namedField('Invalid subnet: 10.0.300.0/24 is not a CIDR', ['name', 'subnet', 'vlan']), 'subnet');
+  assert.equal(namedField('invalid body.vlan: must be integer', ['name', 'subnet', 'vlan']), 'vlan');
+  assert.equal(namedField('invalid gateway: bad', ['name', 'subnet', 'vlan']), undefined);
+  assert.equal(namedField('Invalid size: lots is not a size', ['name', 'size', 'format']), 'size');
+  assert.equal(withoutField('Invalid size: lots is not a size'), 'Lots is not a size');
 });

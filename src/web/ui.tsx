@@ -1,4 +1,5 @@
 import type { ComponentChildren } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
 import type { Instance, Operation } from '../api/schema/index.js';
 import { plainAction } from './format.js';
 
@@ -71,4 +72,85 @@ export function OperationProgress({ op }: { op: Operation }) {
       </div>
     </div>
   );
+}
+
+/** A modal confirmation: Escape or Cancel keeps things as they are. */
+export function ConfirmDialog({
+  title,
+  children,
+  action,
+  onCancel,
+  onConfirm,
+}: {
+  title: string;
+  children: ComponentChildren;
+  action: string;
+  onCancel: () => void;
+  onConfirm: () => void;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+  }, []);
+  return (
+    <dialog
+      ref={ref}
+      class="dialog"
+      aria-labelledby="confirm-title"
+      onCancel={(e) => {
+        e.preventDefault();
+        onCancel();
+      }}
+    >
+      <h2 id="confirm-title">{title}</h2>
+      <p>{children}</p>
+      <div class="dialog-actions">
+        <button type="button" class="btn" onClick={onCancel} autofocus>
+          Cancel
+        </button>
+        <button type="button" class="btn btn-danger" onClick={onConfirm}>
+          {action}
+        </button>
+      </div>
+    </dialog>
+  );
+}
+
+/** A form field with its label, and the error (or a hint) below it. */
+export function Field({
+  id,
+  label,
+  error,
+  hint,
+  children,
+}: {
+  id: string;
+  label: string;
+  error?: string | undefined;
+  hint?: string | undefined;
+  children: ComponentChildren;
+}) {
+  return (
+    <div class={`field${error ? ' field-invalid' : ''}`}>
+      <label for={id}>{label}</label>
+      {children}
+      {error ? (
+        <span class="field-error" id={`${id}-err`} role="alert">
+          {error}
+        </span>
+      ) : hint ? (
+        <span class="field-hint">{hint}</span>
+      ) : null}
+    </div>
+  );
+}
+
+/** The accessibility attributes of an input whose error is shown by `Field`. */
+export function fieldAttrs(id: string, error: string | undefined) {
+  return {
+    id,
+    'aria-invalid': error ? ('true' as const) : ('false' as const),
+    'aria-describedby': error ? `${id}-err` : undefined,
+  };
 }

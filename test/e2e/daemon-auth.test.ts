@@ -39,7 +39,13 @@ test('the token file and the Unix socket are private to the owner (mode 0600)', 
 
 test('every route refuses a request over TCP without the token, or with a wrong one', async () => {
   assert.ok(routes.length >= 17, `walked ${routes.length} routes`);
-  for (const p of ['/1.0/networks', '/1.0/networks/x1', '/1.0/storage-pools', '/1.0/storage-pools/x1/volumes/x1']) {
+  for (const p of [
+    '/1.0/networks',
+    '/1.0/networks/x1',
+    '/1.0/storage-pools',
+    '/1.0/storage-pools/x1/volumes/x1',
+    '/1.0/instances/x1/exec',
+  ]) {
     assert.ok(
       routes.some((r) => r.path === p),
       `${p} is in the route table`,

@@ -140,6 +140,19 @@ test('every route answers as the document says (requests and responses validated
   const con = await api('GET', '/1.0/instances/{name}/console', '/1.0/instances/c1/console');
   assert.equal(con.status, 200);
   assert.match(String(con.body), /fake boot of c1/);
+  // exec is for containers: a VM refuses it (409), a bad request is 400, a missing instance 404.
+  assert.equal(
+    (await api('POST', '/1.0/instances/{name}/exec', '/1.0/instances/c1/exec', { command: ['true'] })).status,
+    409,
+  );
+  assert.equal(
+    (await api('POST', '/1.0/instances/{name}/exec', '/1.0/instances/c1/exec', { command: [] })).status,
+    400,
+  );
+  assert.equal(
+    (await api('POST', '/1.0/instances/{name}/exec', '/1.0/instances/nope/exec', { command: ['true'] })).status,
+    404,
+  );
 
   for (const action of ['pause', 'resume', 'stop', 'start', 'restart']) {
     const r = await api<Operation>('PUT', '/1.0/instances/{name}/state', '/1.0/instances/c1/state', { action });

@@ -30,10 +30,10 @@ export function imageRoutes(deps: ApiDeps): ApiRoute[] {
       body: PullImage,
       responses: { 202: Operation, 400: ErrorBody },
       handler: async (req, reply) => {
-        const b = req.body as { source: string; mirror?: string };
-        images.checkSource(b.source);
+        const b = req.body as { source: string; mirror?: string; type?: 'vm' | 'container' };
+        images.checkSource(b.source, b.type);
         const op = deps.operations.run('image.pull', `/1.0/images/${b.source}`, async (ctx) => {
-          await images.pull(b.source, b.mirror, ctx.progress, ctx.signal);
+          await images.pull(b.source, b.mirror, ctx.progress, ctx.signal, b.type);
         });
         return accepted(reply, op);
       },

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { errorMessage } from '../../base/errors.js';
+import { errorMessage, StrataError } from '../../base/errors.js';
 import type { LifecycleAction } from '../../services/instances/instance-manager.js';
 import type { ApiDeps } from '../api-deps.js';
 import { accepted } from '../reply-helpers.js';
@@ -9,6 +9,9 @@ import { ErrorBody, NameParams, Operation } from '../schema/common.js';
 import {
   type CreateInstance,
   CreateInstance as CreateInstanceSchema,
+  type ExecRequest,
+  ExecRequest as ExecRequestSchema,
+  ExecResult,
   Instance,
   InstanceState,
   type PatchInstance,
@@ -41,9 +44,13 @@ export function toVmAction(b: StateChange): LifecycleAction {
   }
 }
 
-/** Routes of `/1.0/instances`: list, create, show, change state, patch limits, delete, console. */
+/** Routes of `/1.0/instances`: list, create, show, change state, patch limits, delete, exec, console. */
 export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
   const im = deps.instances;
+  const refuseForWorkload = async (name: string, what: string) => {
+    const w = await im.workloadOf(name);
+    if (w) throw new StrataError('CONFLICT', `${what} is for VMs only: '${name}' is a ${w.type}`);
+  };
   return [
     {
       method: 'GET',
@@ -52,7 +59,7 @@ export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
       summary: 'List instances',
       tag: 'instances',
       responses: { 200: Type.Array(Instance) },
-      handler: async () => im.list(),
+      handler: async () => im.listAll(),
     },
     {
       method: 'POST',
@@ -72,7 +79,7 @@ export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
       tag: 'instances',
       params: NameParams,
       responses: { 200: Instance, 400: ErrorBody, 404: ErrorBody },
-      handler: async (req) => im.get((req as Named).params.name),
+      handler: async (req) => im.show((req as Named).params.name),
     },
     {
       method: 'PATCH',
@@ -83,7 +90,11 @@ export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
       params: NameParams,
       body: PatchInstanceSchema,
       responses: { 200: Instance, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
-      handler: async (req) => im.updateLimits((req as Named).params.name, (req.body as PatchInstance).limits),
+      handler: async (req) => {
+        const name = (req as Named).params.name;
+        await refuseForWorkload(name, 'limits changes');
+        return { ...(await im.updateLimits(name, (req.body as PatchInstance).limits)), type: 'vm' };
+      },
     },
     {
       method: 'DELETE',
@@ -96,7 +107,7 @@ export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
       responses: { 202: Operation, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
       handler: async (req, reply) => {
         const q = req.query as { force?: boolean };
-        return accepted(reply, im.delete((req as Named).params.name, q.force === true));
+        return accepted(reply, await im.deleteAny((req as Named).params.name, q.force === true));
       },
     },
     {
@@ -108,7 +119,22 @@ export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
       params: NameParams,
       responses: { 200: InstanceState, 400: ErrorBody, 404: ErrorBody },
       handler: async (req) => {
-        const r = im.get((req as Named).params.name);
+        const name = (req as Named).params.name;
+        if (await im.workloadOf(name)) {
+          const v = await im.show(name);
+          return {
+            status: v.status,
+            statusReason: v.statusReason,
+            pid: v.vmmPid,
+            cpus: v.cpus,
+            memoryBytes: v.memoryBytes,
+            diskSizeBytes: v.diskSizeBytes,
+            limits: v.limits,
+            usage: null,
+            controls: deps.controls.support,
+          };
+        }
+        const r = im.get(name);
         const usage = (await im.runtime.usage(r.name)) ?? null;
         return {
           status: r.status,
@@ -134,7 +160,7 @@ export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
       responses: { 202: Operation, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
       handler: async (req, reply) => {
         const name = (req as Named).params.name;
-        return accepted(reply, im.act(name, toVmAction(req.body as StateChange)));
+        return accepted(reply, await im.actAny(name, toVmAction(req.body as StateChange)));
       },
     },
     {
@@ -145,7 +171,34 @@ export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
       tag: 'instances',
       params: NameParams,
       responses: { 202: Operation, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
-      handler: async (req, reply) => accepted(reply, im.export((req as Named).params.name)),
+      handler: async (req, reply) => {
+        const name = (req as Named).params.name;
+        await refuseForWorkload(name, 'export');
+        return accepted(reply, im.export(name));
+      },
+    },
+    {
+      method: 'POST',
+      url: '/1.0/instances/:name/exec',
+      operationId: 'execInstance',
+      summary:
+        'Run a command in a running container and wait for it: its exit code (128+N for signal N) and output (base64)',
+      tag: 'instances',
+      params: NameParams,
+      body: ExecRequestSchema,
+      responses: { 200: ExecResult, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      handler: async (req) => {
+        const b = req.body as ExecRequest;
+        const r = await im.exec((req as Named).params.name, {
+          command: b.command,
+          stdin: b.stdin === undefined ? undefined : new Uint8Array(Buffer.from(b.stdin, 'base64')),
+        });
+        return {
+          exitCode: r.exitCode,
+          stdout: Buffer.from(r.stdout).toString('base64'),
+          stderr: Buffer.from(r.stderr).toString('base64'),
+        };
+      },
     },
     {
       method: 'GET',
@@ -162,8 +215,7 @@ export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
       },
       handler: async (req, reply) => {
         const name = (req as Named).params.name;
-        im.get(name);
-        const con = await im.runtime.openConsole(name, () => {});
+        const con = await im.openConsole(name, () => {});
         con.close();
         return reply.type('application/octet-stream').send(Buffer.from(con.history));
       },
@@ -177,29 +229,36 @@ export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
             if (socket.readyState === socket.OPEN) socket.send(b, { binary: true });
           };
           let closeConsole: (() => void) | undefined;
+          // Input that arrives while the console is being opened is kept and sent once it is open.
+          let sendInput: ((bytes: Uint8Array) => void) | undefined;
+          const earlyInput: Uint8Array[] = [];
+          socket.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+            const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+            const bytes = new Uint8Array(buf);
+            if (sendInput) sendInput(bytes);
+            else earlyInput.push(bytes);
+          });
           socket.on('close', () => closeConsole?.());
-          im.runtime
-            .openConsole(name, (bytes) => (ready ? send(bytes) : early.push(bytes)))
-            .then(
-              (con) => {
-                closeConsole = con.close;
-                void con.ended.then(() => socket.close(1000, 'console ended'));
-                if (socket.readyState !== socket.OPEN) {
-                  con.close();
-                  return;
-                }
-                if (con.history.length > 0) send(con.history);
-                for (const b of early) send(b);
-                ready = true;
-                socket.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
-                  const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-                  con.send(new Uint8Array(buf)).catch(() => {
-                    // The guest is gone: the close of its console ends this socket too.
-                  });
+          im.openConsole(name, (bytes) => (ready ? send(bytes) : early.push(bytes))).then(
+            (con) => {
+              closeConsole = con.close;
+              void con.ended.then(() => socket.close(1000, 'console ended'));
+              if (socket.readyState !== socket.OPEN) {
+                con.close();
+                return;
+              }
+              if (con.history.length > 0) send(con.history);
+              for (const b of early) send(b);
+              ready = true;
+              sendInput = (bytes) => {
+                con.send(bytes).catch(() => {
+                  // The guest is gone: the close of its console ends this socket too.
                 });
-              },
-              (err: unknown) => socket.close(WS_CLOSE_NO_CONSOLE, errorMessage(err).slice(0, 120)),
-            );
+              };
+              for (const b of earlyInput.splice(0)) sendInput(b);
+            },
+            (err: unknown) => socket.close(WS_CLOSE_NO_CONSOLE, errorMessage(err).slice(0, 120)),
+          );
         },
       },
     },

@@ -21,6 +21,11 @@ export const PullImage = Type.Object(
   {
     source: Type.String({ minLength: 1, maxLength: 64, description: 'what to pull: debian' }),
     mirror: Type.Optional(Type.String({ maxLength: 512 })),
+    type: Type.Optional(
+      Type.Union([Type.Literal('vm'), Type.Literal('container')], {
+        description: 'vm (default), or container: busybox or debian root file systems for system containers',
+      }),
+    ),
   },
   { $id: 'PullImage', additionalProperties: false },
 );

@@ -19,13 +19,17 @@ export const Limits = Type.Object(
 /** Limits. */
 export type Limits = Static<typeof Limits>;
 
+/** The kinds of instance. */
+export const InstanceType = Type.Union([Type.Literal('vm'), Type.Literal('container'), Type.Literal('sandbox')]);
+
 /** An instance. */
 export const Instance = Type.Object(
   {
     name: Type.String(),
     id: Type.String(),
+    type: InstanceType,
     image: Type.String(),
-    engine: Type.Union([Type.Literal('builtin'), Type.Literal('qemu')]),
+    engine: Type.Union([Type.Literal('builtin'), Type.Literal('qemu'), Type.Literal('runc'), Type.Literal('wasi')]),
     status: InstanceStatus,
     statusReason: Type.Union([Type.String(), Type.Null()]),
     cpus: Type.Integer({ minimum: 1 }),
@@ -37,6 +41,9 @@ export const Instance = Type.Object(
     createdAt: Type.String(),
     updatedAt: Type.String(),
     lastStartedAt: Type.Union([Type.String(), Type.Null()]),
+    exitCode: Type.Optional(
+      Type.Union([Type.Integer(), Type.Null()], { description: 'containers and sandboxes: exit code of the last run' }),
+    ),
   },
   { $id: 'Instance', additionalProperties: false },
 );
@@ -58,6 +65,14 @@ export const CreateInstance = Type.Object(
     network: Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Null()])),
     limits: Type.Optional(Type.Partial(Limits)),
     start: Type.Optional(Type.Boolean({ description: 'boot once created' })),
+    type: Type.Optional(
+      Type.Union([Type.Literal('vm'), Type.Literal('container'), Type.Literal('sandbox')], {
+        description: 'default vm',
+      }),
+    ),
+    module: Type.Optional(
+      Type.String({ maxLength: 1_000_000, description: 'sandboxes: the WebAssembly module, base64' }),
+    ),
   },
   { $id: 'CreateInstance', additionalProperties: false },
 );
@@ -117,3 +132,26 @@ export const InstanceState = Type.Object(
 );
 /** An instance's state. */
 export type InstanceState = Static<typeof InstanceState>;
+
+/** POST /1.0/instances/{name}/exec: a command to run in a container. */
+export const ExecRequest = Type.Object(
+  {
+    command: Type.Array(Type.String({ maxLength: 4096 }), { minItems: 1, maxItems: 256 }),
+    stdin: Type.Optional(Type.String({ maxLength: 500_000, description: 'input bytes, base64' })),
+  },
+  { $id: 'ExecRequest', additionalProperties: false },
+);
+/** An exec request. */
+export type ExecRequest = Static<typeof ExecRequest>;
+
+/** What an exec returns: the process's exit code (128+N for signal N) and its output (base64). */
+export const ExecResult = Type.Object(
+  {
+    exitCode: Type.Integer({ minimum: 0, maximum: 255 }),
+    stdout: Type.String({ description: 'base64' }),
+    stderr: Type.String({ description: 'base64' }),
+  },
+  { $id: 'ExecResult', additionalProperties: false },
+);
+/** An exec result. */
+export type ExecResult = Static<typeof ExecResult>;

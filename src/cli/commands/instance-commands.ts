@@ -1,9 +1,17 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { CreateInstance, Instance, InstanceState, Limits, Operation } from '../../api/schema/index.js';
+import type { CreateInstance, ExecResult, Instance, InstanceState, Limits, Operation } from '../../api/schema/index.js';
 import { StrataError } from '../../base/errors.js';
 import { renderTable } from '../../base/table.js';
 import { formatBytes, parseSizeBytes } from '../../base/units.js';
-import { type CliContext, type CliRegistrar, clientFor, followOperation, formatOption } from '../cli-context.js';
+import {
+  type CliContext,
+  type CliRegistrar,
+  clientFor,
+  ExitCode,
+  followOperation,
+  formatOption,
+} from '../cli-context.js';
 import { type OutputFormat, printData } from '../output.js';
 
 /** Flags that set resource limits (launch and limits). */
@@ -44,6 +52,7 @@ interface LaunchOptions extends LimitFlags {
   diskSize?: string;
   network?: string;
   engine?: string;
+  type?: string;
   quiet?: boolean;
 }
 
@@ -64,17 +73,31 @@ export const registerInstanceCommands: CliRegistrar = (program: Command, ctx: Cl
     program
       .command('launch')
       .description('create an instance from an image and boot it (through the daemon)')
-      .argument('<image>', 'image name (see strata image list)')
+      .argument('<image>', 'image name (see strata image list); a .wasm file for --type sandbox')
       .argument('<name>', 'instance name: lower-case letters, digits and inner -')
       .option('--cpus <n>', 'vCPUs (builtin engine: 1)')
       .option('--memory <size>', 'guest RAM, a hard cap (e.g. 512M)')
       .option('--disk-size <size>', 'root disk size (e.g. 4G)')
       .option('--network <name>', 'attach to this network')
       .option('--engine <engine>', 'builtin (default) or qemu')
+      .option('--type <type>', 'vm (default), container (runc, from a container image) or sandbox (a WASI module)')
       .option('-q, --quiet', 'no progress line'),
   ).action(async (image: string, name: string, opts: LaunchOptions) => {
     const client = clientFor(ctx);
     const body: CreateInstance = { name, image, start: true };
+    if (opts.type !== undefined) {
+      if (opts.type !== 'vm' && opts.type !== 'container' && opts.type !== 'sandbox') {
+        throw new StrataError('INVALID_ARGUMENT', `invalid --type '${opts.type}': choose vm, container or sandbox`);
+      }
+      body.type = opts.type;
+    }
+    if (opts.type === 'sandbox') {
+      const bytes = await readFile(image).catch((err: NodeJS.ErrnoException) => {
+        throw new StrataError(err.code === 'ENOENT' ? 'NOT_FOUND' : 'IO', `cannot read ${image}: ${err.message}`);
+      });
+      body.module = bytes.toString('base64');
+      body.image = image.split('/').pop() || image;
+    }
     const cpus = wholeNumber(opts.cpus, '--cpus');
     if (cpus !== undefined) body.cpus = cpus;
     if (opts.memory) body.memory = opts.memory;
@@ -85,8 +108,22 @@ export const registerInstanceCommands: CliRegistrar = (program: Command, ctx: Cl
     if (Object.keys(limits).length > 0) body.limits = limits;
     const op = await client.call<Operation>('POST', '/1.0/instances', body);
     await followOperation(ctx, client, op, `launching ${name}`, opts.quiet);
-    ctx.stdout.write(`launched ${name}: strata console ${name} to see its shell\n`);
+    ctx.stdout.write(
+      `launched ${name}: strata console ${name} to see its ${opts.type === 'sandbox' ? 'output' : 'shell'}\n`,
+    );
   });
+
+  program
+    .command('exec')
+    .description('run a command in a running container; exits with its exit code')
+    .argument('<name>', 'container name')
+    .argument('<command...>', 'the program and its arguments (after --)')
+    .action(async (name: string, command: string[]) => {
+      const r = await clientFor(ctx).call<ExecResult>('POST', `${path(name)}/exec`, { command });
+      ctx.stdout.write(Buffer.from(r.stdout, 'base64'));
+      ctx.stderr.write(Buffer.from(r.stderr, 'base64'));
+      if (r.exitCode !== 0) throw new ExitCode(r.exitCode);
+    });
 
   limitOptions(
     program
@@ -118,6 +155,7 @@ export const registerInstanceCommands: CliRegistrar = (program: Command, ctx: Cl
       printData(ctx.stdout, opts.format, list, () =>
         renderTable<Instance>(list, [
           { header: 'name', cell: (i) => i.name },
+          { header: 'type', cell: (i) => i.type },
           { header: 'status', cell: (i) => i.status },
           { header: 'engine', cell: (i) => i.engine },
           { header: 'image', cell: (i) => i.image },
@@ -220,7 +258,11 @@ export function renderInfo(inst: Instance, st: InstanceState): string {
   const lines = [
     `name:     ${inst.name}`,
     `status:   ${inst.status}${st.pid ? ` (VMM pid ${st.pid})` : ''}${inst.statusReason && inst.status !== 'running' ? ` - ${inst.statusReason}` : ''}`,
+    `type:     ${inst.type}`,
     `image:    ${inst.image}`,
+    ...(inst.exitCode !== undefined
+      ? [`exit:     ${inst.exitCode === null ? 'none (ended by a signal or limit)' : inst.exitCode}`]
+      : []),
     `engine:   ${inst.engine}`,
     `network:  ${inst.network ?? 'none'}`,
     `created:  ${inst.createdAt}`,

@@ -3,6 +3,7 @@ import { isStrataError, StrataError } from '../../base/errors.js';
 import { ProgressBar, type ProgressReporter, silentProgress } from '../../base/progress.js';
 import { renderTable } from '../../base/table.js';
 import { formatBytes } from '../../base/units.js';
+import { type ContainerImageKind, pullContainerImage } from '../../services/images/container-image.js';
 import { PULLABLE_IMAGES, pullDebianImage } from '../../services/images/debian-builder.js';
 import { defaultStrataHome, type ImageManifest, ImageStore } from '../../services/images/image-store.js';
 import { type CommandContext, type CommandRegistrar, choiceOption } from '../program.js';
@@ -29,13 +30,37 @@ export const registerImageCommands: CommandRegistrar = (program: Command, ctx: C
     .option('--mirror <url>', "Debian mirror to use instead of the one the host's apt sources name")
     .option('--refresh', "check the mirror's index now, even if it was checked in the last 6 hours")
     .option('-q, --quiet', 'no progress bar; print only the result line')
+    .option('--type <type>', 'vm (default), or container: a root file system for system containers (busybox, debian)')
     .addHelpText(
       'after',
       "\nWithin 6 hours of the last check of the mirror's index a pull does no network work and says so;\n" +
         'a pull with nothing new downloads no package. Signatures are checked by apt against\n' +
         '/usr/share/keyrings/debian-archive-keyring.gpg.\n',
     )
-    .action(async (name: string, opts: { mirror?: string; quiet?: boolean; refresh?: boolean }) => {
+    .action(async (name: string, opts: { mirror?: string; quiet?: boolean; refresh?: boolean; type?: string }) => {
+      if (opts.type !== undefined && opts.type !== 'vm' && opts.type !== 'container') {
+        throw new StrataError('INVALID_ARGUMENT', `invalid --type '${opts.type}': choose vm or container`);
+      }
+      if (opts.type === 'container') {
+        if (name !== 'busybox' && name !== 'debian') {
+          throw new StrataError('NOT_FOUND', `unknown container image '${name}': choose busybox or debian`);
+        }
+        const store = new ImageStore(defaultStrataHome(ctx.env));
+        const r = await withInterrupt((signal) =>
+          pullContainerImage({
+            store,
+            kind: name as ContainerImageKind,
+            env: ctx.env,
+            mirror: opts.mirror,
+            signal,
+            onProgress: opts.quiet ? undefined : (line) => ctx.stderr.write(`${line}\n`),
+          }),
+        );
+        ctx.stdout.write(
+          `${r.built ? 'built' : 'up to date:'} container image ${r.manifest.name} (${r.manifest.arch})\n`,
+        );
+        return;
+      }
       if (!PULL_SOURCES.includes(name)) {
         throw new StrataError(
           'NOT_FOUND',

@@ -36,5 +36,87 @@ export interface InstanceManagerDeps {
    */
   serveNetwork?: (name: string) => Promise<void>;
   controls: ResourceControls;
+  /** Containers and sandboxes (absent: this daemon runs VMs only). */
+  workloads?: Partial<Record<WorkloadType, WorkloadBackend>> | undefined;
   log?: (msg: string) => void;
+}
+
+/** The kinds of instance: VMs (engines), system containers (runc) and WebAssembly sandboxes. */
+export type InstanceType = 'vm' | 'container' | 'sandbox';
+
+/** The instance types that are not VMs: each is served by a {@link WorkloadBackend}. */
+export type WorkloadType = Exclude<InstanceType, 'vm'>;
+
+/** A container or sandbox as the instance model shows it. */
+export interface WorkloadView {
+  name: string;
+  /** `running`, `stopped` or `paused`. */
+  status: 'running' | 'stopped' | 'paused';
+  /** Image name (containers) or module file name (sandboxes). */
+  image: string;
+  /** Host pid of the container's init while it runs; null otherwise. */
+  pid: number | null;
+  /** The memory cap in bytes (0 when none). */
+  memoryBytes: number;
+  createdAt: string;
+  /** Exit code of the last run (null when a signal or a limit ended it); undefined when it has not ended yet. */
+  exitCode?: number | null | undefined;
+  /** One line on how the last run ended, when not by a plain exit. */
+  statusReason: string | null;
+}
+
+/** What a create request gives a workload backend. */
+export interface WorkloadCreateSpec {
+  name: string;
+  /** Container: the image name. Sandbox: a label for the module. */
+  image: string;
+  /** Sandbox: the module bytes. */
+  module?: Uint8Array | undefined;
+  /** Memory cap in bytes, when asked for. */
+  memoryBytes?: number | undefined;
+  /** Relative CPU weight (1-10000), when asked for. */
+  cpuWeight?: number | undefined;
+  /** CPU cap in percent of one CPU (0: none), when asked for. */
+  cpuQuotaPercent?: number | undefined;
+}
+
+/** What an exec returns. */
+export interface WorkloadExecResult {
+  exitCode: number;
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+}
+
+/** A console of a workload: history, live output, input. */
+export interface WorkloadConsole {
+  history: Uint8Array;
+  close(): void;
+  ended: Promise<void>;
+  send(bytes: Uint8Array): Promise<void>;
+}
+
+/**
+ * How the instance manager runs containers or sandboxes. The daemon wires one per type from the container and
+ * sandbox services; the instance manager never imports them.
+ */
+export interface WorkloadBackend {
+  /** Undefined when this type can run here, else why not (one line). */
+  unavailableReason(): Promise<string | undefined>;
+  /** True when a workload of that name exists. */
+  has(name: string): Promise<boolean>;
+  list(): Promise<WorkloadView[]>;
+  /** NOT_FOUND when there is none. */
+  info(name: string): Promise<WorkloadView>;
+  /** Creates and starts it; a failure leaves nothing behind. */
+  launch(spec: WorkloadCreateSpec): Promise<void>;
+  start(name: string): Promise<void>;
+  stop(name: string, force: boolean): Promise<void>;
+  restart(name: string, force: boolean): Promise<void>;
+  pause(name: string): Promise<void>;
+  resume(name: string): Promise<void>;
+  /** Stops it (when `force`) and removes every trace; CONFLICT when it runs and `force` is not set. */
+  delete(name: string, force: boolean): Promise<void>;
+  /** Runs a command inside it (containers only; others refuse with CONFLICT). */
+  exec(name: string, command: readonly string[], stdin: Uint8Array | undefined): Promise<WorkloadExecResult>;
+  openConsole(name: string, listener: (bytes: Uint8Array) => void): Promise<WorkloadConsole>;
 }

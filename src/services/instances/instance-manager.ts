@@ -5,20 +5,49 @@ import { join } from 'node:path';
 import { StrataError } from '../../base/errors.js';
 import { planAction, type VmAction } from '../../hypervisor/vm-action.js';
 import { exportRawDisk } from './disk-export.js';
-import type { InstanceManagerDeps } from './instance-deps.js';
+import type {
+  InstanceManagerDeps,
+  InstanceType,
+  WorkloadBackend,
+  WorkloadConsole,
+  WorkloadExecResult,
+  WorkloadType,
+  WorkloadView,
+} from './instance-deps.js';
 import { InstanceRuntime } from './instance-runtime.js';
 import {
   type CreateInstanceInput,
   checkInstanceName,
   fieldError,
+  instanceTypeOf,
   validateCreate,
   validateLimits,
+  validateWorkloadCreate,
 } from './instance-validation.js';
 import type { OperationView } from './operations.js';
 import type { InstanceLimits, InstanceRecord } from './state-store.js';
 
 /** The actions `act` applies (delete, limits and export have their own methods). */
 export type LifecycleAction = Exclude<VmAction, { kind: 'delete' } | { kind: 'update-limits' } | { kind: 'export' }>;
+
+/** An instance of any type as the API shows it: a VM's record, or a container or sandbox in the same shape. */
+export type InstanceView = Omit<InstanceRecord, 'engine'> & {
+  type: InstanceType;
+  /** `builtin`/`qemu` for VMs, `runc` for containers, `wasi` for sandboxes. */
+  engine: string;
+  /** Exit code of the last run of a container or sandbox (null: a signal or limit ended it). */
+  exitCode?: number | null | undefined;
+};
+
+/** Input of `exec`. */
+export interface ExecInput {
+  command: string[];
+  /** Bytes for the process's stdin (default: none). */
+  stdin?: Uint8Array | undefined;
+}
+
+/** The engine label of a workload type. */
+const WORKLOAD_ENGINE: Record<WorkloadType, string> = { container: 'runc', sandbox: 'wasi' };
 
 /**
  * Instances: their records in the state store, their folders (`instances/<name>/disk.raw`), and their VMMs. Every
@@ -53,13 +82,102 @@ export class InstanceManager {
     return r;
   }
 
+  /** Every instance of every type: VMs first, then containers and sandboxes. */
+  async listAll(): Promise<InstanceView[]> {
+    const out: InstanceView[] = this.list().map(vmView);
+    for (const [type, backend] of this.backends()) {
+      for (const w of await backend.list()) out.push(workloadView(type, w));
+    }
+    return out;
+  }
+
+  /** The instance `name` of any type; NOT_FOUND naming it. */
+  async show(name: string): Promise<InstanceView> {
+    checkInstanceName(name);
+    const r = this.deps.store.getInstance(name);
+    if (r) return vmView(r);
+    const found = await this.workloadOf(name);
+    if (!found) throw new StrataError('NOT_FOUND', `no instance named '${name}'`);
+    return workloadView(found.type, await found.backend.info(name));
+  }
+
+  /** The container or sandbox named `name`, or undefined when there is none (a VM or nothing). */
+  async workloadOf(name: string): Promise<{ type: WorkloadType; backend: WorkloadBackend } | undefined> {
+    checkInstanceName(name);
+    if (this.deps.store.getInstance(name)) return undefined;
+    for (const [type, backend] of this.backends()) {
+      if (await backend.has(name)) return { type, backend };
+    }
+    return undefined;
+  }
+
+  /** Runs `command` in a container; CONFLICT for VMs and sandboxes; the exit code is the process's. */
+  async exec(name: string, input: ExecInput): Promise<WorkloadExecResult> {
+    if (!Array.isArray(input.command) || input.command.length === 0) {
+      throw fieldError('command', 'give the program and its arguments');
+    }
+    const found = await this.workloadOf(name);
+    if (!found) {
+      this.get(name);
+      throw new StrataError('CONFLICT', `exec needs a container: '${name}' is a VM (use its console)`);
+    }
+    return found.backend.exec(name, input.command, input.stdin);
+  }
+
+  /** Opens the console of a running instance of any type: the kept history, then live output to `listener`. */
+  async openConsole(name: string, listener: (bytes: Uint8Array) => void): Promise<WorkloadConsole> {
+    const found = await this.workloadOf(name);
+    if (found) return found.backend.openConsole(name, listener);
+    this.get(name);
+    return this.runtime.openConsole(name, listener);
+  }
+
+  private backends(): [WorkloadType, WorkloadBackend][] {
+    return Object.entries(this.deps.workloads ?? {}).filter((e): e is [WorkloadType, WorkloadBackend] => !!e[1]);
+  }
+
+  private async nameTaken(name: string): Promise<boolean> {
+    if (this.creating.has(name) || this.deps.store.getInstance(name)) return true;
+    for (const [, backend] of this.backends()) if (await backend.has(name)) return true;
+    return false;
+  }
+
+  /** Creates (and starts) a container or sandbox as an operation; a failure leaves nothing behind. */
+  private async createWorkload(input: CreateInstanceInput, type: WorkloadType): Promise<OperationView> {
+    const spec = validateWorkloadCreate(input, type);
+    const backend = this.deps.workloads?.[type];
+    const why = backend ? await backend.unavailableReason() : 'not configured in this daemon';
+    if (!backend || why) throw fieldError('type', `${type}s cannot run here: ${why}`);
+    if (await this.nameTaken(spec.name)) {
+      throw new StrataError('INVALID_ARGUMENT', `invalid name: instance '${spec.name}' already exists`);
+    }
+    this.creating.add(spec.name);
+    const resource = `/1.0/instances/${spec.name}`;
+    return this.deps.operations.run('instance.launch', resource, async () => {
+      try {
+        await backend.launch(spec);
+      } finally {
+        this.creating.delete(spec.name);
+      }
+      this.deps.events.emit('lifecycle', resource, { action: 'instance-created', name: spec.name, type });
+      this.deps.events.emit('lifecycle', resource, { action: 'instance-started', name: spec.name, type });
+    });
+  }
+
   /**
    * Creates an instance (and boots it when `start` is set). Everything a client can get wrong is checked before the
    * operation starts and fails with a message naming the field; the operation then makes the folder, the disk and
    * the row, and removes whatever it made if any step fails.
    */
   async create(input: CreateInstanceInput): Promise<OperationView> {
+    const type = instanceTypeOf(input);
+    if (type !== 'vm') return this.createWorkload(input, type);
     const spec = validateCreate(input);
+    for (const [, backend] of this.backends()) {
+      if (await backend.has(spec.name)) {
+        throw new StrataError('INVALID_ARGUMENT', `invalid name: instance '${spec.name}' already exists`);
+      }
+    }
     if (this.creating.has(spec.name) || this.deps.store.getInstance(spec.name)) {
       throw new StrataError('INVALID_ARGUMENT', `invalid name: instance '${spec.name}' already exists`);
     }
@@ -127,6 +245,55 @@ export class InstanceManager {
         this.deps.store.updateInstance(spec.name, { status: 'starting' });
         await this.runtime.start(spec.name, ctx.signal);
       }
+    });
+  }
+
+  /** Applies a lifecycle action to an instance of any type (containers and sandboxes through their backend). */
+  async actAny(name: string, action: LifecycleAction): Promise<OperationView> {
+    const found = await this.workloadOf(name);
+    if (!found) return this.act(name, action);
+    const { backend, type } = found;
+    const before = await backend.info(name);
+    const refuse = (why: string) => new StrataError('CONFLICT', `cannot ${action.kind} ${type} '${name}': ${why}`);
+    if (action.kind === 'start' && before.status !== 'stopped') throw refuse(`it is ${before.status}`);
+    if (action.kind === 'pause' && before.status !== 'running') throw refuse(`it is ${before.status}`);
+    if (action.kind === 'resume' && before.status !== 'paused') throw refuse(`it is ${before.status}`);
+    const resource = `/1.0/instances/${name}`;
+    return this.deps.operations.run(`instance.${action.kind}`, resource, async () => {
+      switch (action.kind) {
+        case 'start':
+          await backend.start(name);
+          break;
+        case 'stop':
+          await backend.stop(name, action.force);
+          break;
+        case 'restart':
+          await backend.restart(name, action.force);
+          break;
+        case 'pause':
+          await backend.pause(name);
+          break;
+        case 'resume':
+          await backend.resume(name);
+          break;
+      }
+      const past = { start: 'started', stop: 'stopped', restart: 'restarted', pause: 'paused', resume: 'resumed' };
+      this.deps.events.emit('lifecycle', resource, { action: `instance-${past[action.kind]}`, name, type });
+    });
+  }
+
+  /** Deletes an instance of any type (a running container or sandbox only with `force`). */
+  async deleteAny(name: string, force: boolean): Promise<OperationView> {
+    const found = await this.workloadOf(name);
+    if (!found) return this.delete(name, force);
+    const info = await found.backend.info(name);
+    if (info.status !== 'stopped' && !force) {
+      throw new StrataError('CONFLICT', `${found.type} '${name}' is ${info.status}: stop it first or use force`);
+    }
+    const resource = `/1.0/instances/${name}`;
+    return this.deps.operations.run('instance.delete', resource, async () => {
+      await found.backend.delete(name, force);
+      this.deps.events.emit('lifecycle', resource, { action: 'instance-deleted', name, type: found.type });
     });
   }
 
@@ -204,4 +371,40 @@ export class InstanceManager {
   }
 }
 
-export type { ImageBootFiles, ImageResolver, InstanceManagerDeps } from './instance-deps.js';
+/** A VM's record as an instance view. */
+function vmView(r: InstanceRecord): InstanceView {
+  return { ...r, type: 'vm' };
+}
+
+/** A container or sandbox in the instance shape (VM-only fields get neutral values). */
+function workloadView(type: WorkloadType, w: WorkloadView): InstanceView {
+  return {
+    name: w.name,
+    id: `${type}:${w.name}`,
+    type,
+    image: w.image,
+    engine: WORKLOAD_ENGINE[type],
+    status: w.status,
+    statusReason: w.statusReason,
+    cpus: 1,
+    memoryBytes: Math.max(1, w.memoryBytes),
+    diskSizeBytes: 1,
+    network: null,
+    limits: { cpuWeight: 100, cpuQuotaPercent: 0, diskIops: 0, diskBytesPerSec: 0, nicBytesPerSec: 0 },
+    vmmPid: w.pid,
+    createdAt: w.createdAt,
+    updatedAt: w.createdAt,
+    lastStartedAt: null,
+    ...(w.exitCode !== undefined ? { exitCode: w.exitCode } : {}),
+  };
+}
+
+export type {
+  ImageBootFiles,
+  ImageResolver,
+  InstanceManagerDeps,
+  InstanceType,
+  WorkloadBackend,
+  WorkloadType,
+  WorkloadView,
+} from './instance-deps.js';

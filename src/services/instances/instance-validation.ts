@@ -15,6 +15,10 @@ export interface CreateInstanceInput {
   limits?: Partial<InstanceLimits> | undefined;
   /** Boot it once created (`strata launch`). */
   start?: boolean | undefined;
+  /** `vm` (default), `container` or `sandbox`. */
+  type?: string | undefined;
+  /** Sandboxes: the WebAssembly module, base64. */
+  module?: string | undefined;
 }
 
 /** A create request after validation. */
@@ -139,5 +143,77 @@ export function validateCreate(input: CreateInstanceInput): ValidCreate {
     network,
     limits: validateLimits(input.limits),
     start: input.start === true,
+  };
+}
+
+/** The instance types a create request may name. */
+export const INSTANCE_TYPES = ['vm', 'container', 'sandbox'] as const;
+
+/** The type a create request asks for (default `vm`); INVALID_ARGUMENT naming the field otherwise. */
+export function instanceTypeOf(input: CreateInstanceInput): (typeof INSTANCE_TYPES)[number] {
+  const t = input.type ?? 'vm';
+  if (!(INSTANCE_TYPES as readonly string[]).includes(t)) {
+    throw fieldError('type', `'${String(t)}': choose one of ${INSTANCE_TYPES.join(', ')}`);
+  }
+  return t as (typeof INSTANCE_TYPES)[number];
+}
+
+/** A container or sandbox create request after validation. */
+export interface ValidWorkloadCreate {
+  name: string;
+  type: 'container' | 'sandbox';
+  image: string;
+  module?: Uint8Array | undefined;
+  memoryBytes?: number | undefined;
+  cpuWeight?: number | undefined;
+  cpuQuotaPercent?: number | undefined;
+}
+
+/**
+ * Checks a container or sandbox create request: VM-only fields (engine, cpus, disk size, network, disk and NIC
+ * limits) are refused naming the field; a sandbox needs its module (base64), a container must not have one.
+ */
+export function validateWorkloadCreate(input: CreateInstanceInput, type: 'container' | 'sandbox'): ValidWorkloadCreate {
+  checkInstanceName(input.name);
+  for (const field of ['engine', 'cpus', 'diskSize'] as const) {
+    if (input[field] !== undefined) throw fieldError(field, `not supported for a ${type}`);
+  }
+  if (input.network != null) throw fieldError('network', `networks are not supported for a ${type} yet`);
+  const l = input.limits ?? {};
+  for (const field of ['diskIops', 'diskBytesPerSec', 'nicBytesPerSec'] as const) {
+    if (l[field] !== undefined && l[field] !== 0) throw fieldError(`limits.${field}`, `not supported for a ${type}`);
+  }
+  const limits = validateLimits({
+    ...(l.cpuWeight !== undefined ? { cpuWeight: l.cpuWeight } : {}),
+    ...(l.cpuQuotaPercent !== undefined ? { cpuQuotaPercent: l.cpuQuotaPercent } : {}),
+  });
+  if (typeof input.image !== 'string' || input.image.length === 0 || input.image.length > 128) {
+    throw fieldError('image', `'${String(input.image)}' is not an image name`);
+  }
+  let module: Uint8Array | undefined;
+  if (type === 'sandbox') {
+    if (typeof input.module !== 'string' || input.module.length === 0) {
+      throw fieldError('module', 'a sandbox needs its WebAssembly module (base64)');
+    }
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(input.module)) throw fieldError('module', 'not base64');
+    module = new Uint8Array(Buffer.from(input.module, 'base64'));
+  } else {
+    if (input.module !== undefined) throw fieldError('module', 'only a sandbox takes a module');
+    if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(input.image)) {
+      throw fieldError('image', `'${input.image}' is not an image name`);
+    }
+  }
+  const memoryBytes = input.memory === undefined ? undefined : size('memory', input.memory, 0);
+  if (memoryBytes !== undefined && memoryBytes < 4 * 1024 * 1024) {
+    throw fieldError('memory', `'${String(input.memory)}' is below the minimum of 4M`);
+  }
+  return {
+    name: input.name,
+    type,
+    image: input.image,
+    module,
+    memoryBytes,
+    cpuWeight: l.cpuWeight === undefined ? undefined : limits.cpuWeight,
+    cpuQuotaPercent: l.cpuQuotaPercent === undefined ? undefined : limits.cpuQuotaPercent,
   };
 }

@@ -287,6 +287,8 @@ export class SandboxManager {
   private readonly cpuPollMs: number;
   private readonly runs = new Map<string, Run>();
   private readonly starting = new Set<string>();
+  /** Console output of each sandbox's last ended run (in memory; what a console shows once the module is gone). */
+  private readonly lastOutput = new Map<string, Buffer>();
 
   constructor(opts: SandboxManagerOptions) {
     this.sandboxesDir = join(opts.home, 'sandboxes');
@@ -402,7 +404,14 @@ export class SandboxManager {
     const dir = this.dir(name);
     const trash = join(this.sandboxesDir, `.removing-${name}-${process.pid}`);
     await rename(dir, trash);
+    this.lastOutput.delete(name);
     await rm(trash, { recursive: true, force: true });
+  }
+
+  /** The kept console output of the last ended run (up to 1 MiB), or undefined when no run ended here. */
+  lastConsoleOutput(name: string): Uint8Array | undefined {
+    const b = this.lastOutput.get(name);
+    return b ? new Uint8Array(b) : undefined;
   }
 
   /** Resolves with how the current run ends (or the last exit when stopped). */
@@ -626,6 +635,7 @@ export class SandboxManager {
         closeDescriptors(run.workerFds, filesDir);
         const exit = this.exitOf(run, errorSeen);
         for (const end of [...run.enders]) end();
+        this.lastOutput.set(name, Buffer.concat(run.history));
         this.runs.delete(name);
         void this.load(name)
           .then((rec) => this.save({ ...rec, lastExit: exit }))

@@ -1,0 +1,277 @@
+/**
+ * Wiring of containers and sandboxes into the instance model: adapters from the container and sandbox services to
+ * the instance manager's WorkloadBackend interface. The services never import each other; the daemon joins them.
+ */
+
+import { basename } from 'node:path';
+import { StrataError } from '../base/errors.js';
+import type { ContainerInfo, ContainerManager } from '../services/containers/container-manager.js';
+import { CONTAINER_ROOTFS_DIR, containerImageStoreName } from '../services/images/container-image.js';
+import { type ImageStore, imageTypeOf } from '../services/images/image-store.js';
+import type {
+  WorkloadBackend,
+  WorkloadConsole,
+  WorkloadCreateSpec,
+  WorkloadExecResult,
+  WorkloadView,
+} from '../services/instances/instance-deps.js';
+import type { SandboxInfo, SandboxManager } from '../services/sandboxes/wasi-sandbox.js';
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof StrataError && err.code === 'NOT_FOUND';
+}
+
+/** Resolves with true when `probe` succeeds, false on NOT_FOUND; other errors are real. */
+async function exists(probe: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await probe();
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+function containerView(c: ContainerInfo): WorkloadView {
+  const last = c.lastExit;
+  let reason: string | null = null;
+  if (last && c.status === 'stopped') {
+    if (last.oomKilled) reason = 'the memory limit killed its init (OOM)';
+    else if (last.signal) reason = `ended by ${last.signal}`;
+  }
+  return {
+    name: c.name,
+    status: c.status,
+    image: c.image.name,
+    pid: c.pid ?? null,
+    memoryBytes: c.limits.memoryBytes ?? 0,
+    createdAt: c.createdAt,
+    exitCode: last && c.status === 'stopped' ? last.code : undefined,
+    statusReason: reason,
+  };
+}
+
+/** Containers run by runc as instances of type `container`; images come from the image store. */
+export class ContainerWorkloads implements WorkloadBackend {
+  constructor(
+    private readonly containers: ContainerManager,
+    private readonly images: ImageStore,
+  ) {}
+
+  /** Undefined when runc, cgroups and overlayfs are there. */
+  unavailableReason(): Promise<string | undefined> {
+    return this.containers.unavailableReason();
+  }
+
+  /** True when a container of that name exists. */
+  has(name: string): Promise<boolean> {
+    return exists(() => this.containers.info(name));
+  }
+
+  /** Every container. */
+  async list(): Promise<WorkloadView[]> {
+    return (await this.containers.list()).map(containerView);
+  }
+
+  /** One container; NOT_FOUND when there is none. */
+  async info(name: string): Promise<WorkloadView> {
+    return containerView(await this.containers.info(name));
+  }
+
+  /** Finds the container image (`busybox` or `busybox-container`) and launches a container from it. */
+  async launch(spec: WorkloadCreateSpec): Promise<void> {
+    const storeName = containerImageStoreName(spec.image);
+    const resolved = await this.images.resolve(storeName);
+    if (!resolved || imageTypeOf(resolved.manifest) !== 'container') {
+      const base = storeName.replace(/-container$/, '');
+      throw new StrataError(
+        'INVALID_ARGUMENT',
+        `invalid image: no container image '${storeName}': pull it first (strata image pull ${base} --type container)`,
+      );
+    }
+    const m = resolved.manifest;
+    await this.containers.launch({
+      name: spec.name,
+      image: {
+        name: m.name,
+        arch: m.arch,
+        rootfsPath: `${this.images.imageDir(storeName)}/${m.rootfs ?? CONTAINER_ROOTFS_DIR}`,
+      },
+      limits: {
+        ...(spec.memoryBytes !== undefined ? { memoryBytes: spec.memoryBytes } : {}),
+        ...(spec.cpuWeight !== undefined ? { cpuWeight: spec.cpuWeight } : {}),
+        ...(spec.cpuQuotaPercent ? { cpuQuotaPercent: spec.cpuQuotaPercent } : {}),
+      },
+    });
+  }
+
+  /** Starts a stopped container (its layer kept). */
+  async start(name: string): Promise<void> {
+    await this.containers.start(name);
+  }
+
+  /** Stops a container (SIGTERM, then SIGKILL after the grace period; at once with `force`). */
+  async stop(name: string, force: boolean): Promise<void> {
+    await this.containers.stop(name, { force });
+  }
+
+  /** Stops and starts again. */
+  async restart(name: string, force: boolean): Promise<void> {
+    await this.containers.restart(name, { force });
+  }
+
+  /** Freezes every process of the container. */
+  async pause(name: string): Promise<void> {
+    await this.containers.pause(name);
+  }
+
+  /** Thaws a paused container. */
+  async resume(name: string): Promise<void> {
+    await this.containers.resume(name);
+  }
+
+  /** Removes the container and every trace of it. */
+  delete(name: string, force: boolean): Promise<void> {
+    return this.containers.delete(name, { force });
+  }
+
+  /** `runc exec` in the running container; the exit code passes through. */
+  async exec(name: string, command: readonly string[], stdin: Uint8Array | undefined): Promise<WorkloadExecResult> {
+    const r = await this.containers.exec(name, command, { stdin });
+    return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** The container's console: its init's output, and its stdin. */
+  async openConsole(name: string, listener: (bytes: Uint8Array) => void): Promise<WorkloadConsole> {
+    const sub = this.containers.subscribeConsole(name, listener);
+    return { ...sub, send: (bytes) => this.containers.sendConsole(name, bytes) };
+  }
+}
+
+function sandboxView(s: SandboxInfo): WorkloadView {
+  const last = s.lastExit;
+  return {
+    name: s.name,
+    status: s.status,
+    image: 'module.wasm',
+    pid: null,
+    memoryBytes: s.limits.memoryBytes,
+    createdAt: s.createdAt,
+    exitCode: s.status === 'stopped' && last ? last.code : undefined,
+    statusReason:
+      s.status === 'stopped' && last && last.reason !== 'exit' ? `${last.reason}: ${last.message ?? ''}`.trim() : null,
+  };
+}
+
+/** WebAssembly/WASI modules as instances of type `sandbox`. */
+export class SandboxWorkloads implements WorkloadBackend {
+  /** The module label each launched sandbox showed as its image (kept while the daemon runs). */
+  private readonly labels = new Map<string, string>();
+
+  constructor(private readonly sandboxes: SandboxManager) {}
+
+  /** Sandboxes run wherever Node runs. */
+  async unavailableReason(): Promise<string | undefined> {
+    return undefined;
+  }
+
+  /** True when a sandbox of that name exists. */
+  has(name: string): Promise<boolean> {
+    return exists(() => this.sandboxes.info(name));
+  }
+
+  /** Every sandbox. */
+  async list(): Promise<WorkloadView[]> {
+    return (await this.sandboxes.list()).map((s) => this.view(s));
+  }
+
+  /** One sandbox; NOT_FOUND when there is none. */
+  async info(name: string): Promise<WorkloadView> {
+    return this.view(await this.sandboxes.info(name));
+  }
+
+  /** Validates the module and runs it (nothing is left behind when it is not valid WebAssembly). */
+  async launch(spec: WorkloadCreateSpec): Promise<void> {
+    if (!spec.module) throw new StrataError('INVALID_ARGUMENT', 'invalid module: a sandbox needs its module');
+    if (spec.cpuWeight !== undefined || spec.cpuQuotaPercent !== undefined) {
+      throw new StrataError(
+        'INVALID_ARGUMENT',
+        'invalid limits: a sandbox has a CPU time limit, not a weight or quota',
+      );
+    }
+    await this.sandboxes.launch({
+      name: spec.name,
+      module: spec.module,
+      ...(spec.memoryBytes !== undefined ? { limits: { memoryBytes: spec.memoryBytes } } : {}),
+    });
+    this.labels.set(spec.name, basename(spec.image));
+  }
+
+  /** Runs the module again. */
+  async start(name: string): Promise<void> {
+    await this.sandboxes.start(name);
+  }
+
+  /** Ends the running module. */
+  async stop(name: string): Promise<void> {
+    await this.sandboxes.stop(name);
+  }
+
+  /** Stops and runs again. */
+  async restart(name: string): Promise<void> {
+    await this.sandboxes.restart(name);
+  }
+
+  /** Refused: WebAssembly in a worker cannot be frozen. */
+  async pause(name: string): Promise<void> {
+    await this.sandboxes.pause(name);
+  }
+
+  /** Refused, like pause. */
+  async resume(name: string): Promise<void> {
+    await this.sandboxes.info(name);
+    throw new StrataError('CONFLICT', `sandbox '${name}' cannot be paused or resumed`);
+  }
+
+  /** Stops it and removes its folder. */
+  async delete(name: string): Promise<void> {
+    await this.sandboxes.delete(name);
+    this.labels.delete(name);
+  }
+
+  /** Refused: a sandbox runs one module, with its stdin on the console. */
+  async exec(name: string): Promise<WorkloadExecResult> {
+    await this.sandboxes.info(name);
+    throw new StrataError('CONFLICT', `exec needs a container: '${name}' is a sandbox (use its console)`);
+  }
+
+  /**
+   * The module's stdout and stderr, and its stdin. Once the module has ended, the console still shows the output
+   * of its last run (and ends at once), like the kept history of a VM's console.
+   */
+  async openConsole(name: string, listener: (bytes: Uint8Array) => void): Promise<WorkloadConsole> {
+    const info = await this.sandboxes.info(name);
+    if (info.status === 'running') {
+      try {
+        const sub = this.sandboxes.subscribeConsole(name, listener);
+        return { ...sub, send: async (bytes) => this.sandboxes.sendConsole(name, bytes) };
+      } catch (err) {
+        if (!(err instanceof StrataError && err.code === 'CONFLICT')) throw err;
+      }
+    }
+    const last = this.sandboxes.lastConsoleOutput(name);
+    if (!last) throw new StrataError('CONFLICT', `sandbox '${name}' is not running`);
+    return {
+      history: last,
+      close: () => {},
+      ended: Promise.resolve(),
+      send: async () => {
+        throw new StrataError('CONFLICT', `sandbox '${name}' is not running`);
+      },
+    };
+  }
+
+  private view(s: SandboxInfo): WorkloadView {
+    return { ...sandboxView(s), image: this.labels.get(s.name) ?? 'module.wasm' };
+  }
+}

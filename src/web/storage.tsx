@@ -1,0 +1,313 @@
+import { Fragment } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { CreateVolume, StoragePool, StorageVolume } from '../api/schema/index.js';
+import { api, messageOf } from './api.js';
+import { namedField, withoutField } from './field-errors.js';
+import { formatBytes } from './format.js';
+import { ConfirmDialog, ErrorNote, Field, fieldAttrs, Meter, PageHead } from './ui.js';
+
+type VolField = 'name' | 'size' | 'format';
+const VOL_FIELDS: readonly VolField[] = ['name', 'size', 'format'];
+
+/** A pool with its volumes (null while they load). */
+interface PoolView {
+  pool: StoragePool;
+  volumes: StorageVolume[] | null;
+  error: string | null;
+}
+
+/** Who uses a volume, in plain words: the VMs holding it open and the clones based on it. */
+function usedBy(v: StorageVolume): string {
+  const parts = v.users.map((u) => `VM process ${u.pid} (${u.mode === 'rw' ? 'read-write' : 'read-only'})`);
+  if (v.dependents.length > 0) parts.push(`clone${v.dependents.length === 1 ? '' : 's'} ${v.dependents.join(', ')}`);
+  return parts.length === 0 ? '—' : parts.join('; ');
+}
+
+/** The storage page: each pool with its figures and volumes; create and delete volumes. */
+export function StoragePage() {
+  const [pools, setPools] = useState<PoolView[] | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [creatingIn, setCreatingIn] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState<StorageVolume | null>(null);
+  const [rowError, setRowError] = useState<{ key: string; message: string } | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  const load = async () => {
+    try {
+      const list = await api<StoragePool[]>('GET', '/1.0/storage-pools');
+      const views = await Promise.all(
+        list.map(async (pool): Promise<PoolView> => {
+          try {
+            const vols = await api<StorageVolume[]>(
+              'GET',
+              `/1.0/storage-pools/${encodeURIComponent(pool.name)}/volumes`,
+            );
+            return { pool, volumes: vols.sort((a, b) => a.name.localeCompare(b.name)), error: null };
+          } catch (err) {
+            return { pool, volumes: null, error: `Its volumes could not be listed: ${messageOf(err)}` };
+          }
+        }),
+      );
+      setPools(views);
+      setLoadError(null);
+    } catch (err) {
+      setLoadError(`The storage pools could not be listed: ${messageOf(err)}`);
+    }
+  };
+  useEffect(() => {
+    load();
+  }, []);
+
+  const remove = async (v: StorageVolume) => {
+    setDeleting(null);
+    setRowError(null);
+    try {
+      await api('DELETE', `/1.0/storage-pools/${encodeURIComponent(v.pool)}/volumes/${encodeURIComponent(v.name)}`);
+      setNotice(`Volume ${v.name} was deleted.`);
+    } catch (err) {
+      setRowError({ key: `${v.pool}/${v.name}`, message: `${v.name} was not deleted: ${messageOf(err)}` });
+    }
+    await load();
+  };
+
+  return (
+    <>
+      <PageHead title="Storage" />
+      <ErrorNote message={loadError} />
+      {notice ? (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      ) : null}
+      {pools === null && !loadError ? <p class="muted">Loading…</p> : null}
+      {pools?.map(({ pool, volumes, error }) => (
+        <section class="card pool-card" key={pool.name} data-pool={pool.name} aria-labelledby={`pool-${pool.name}`}>
+          <div class="card-head">
+            <h2 id={`pool-${pool.name}`}>
+              Pool <span class="mono">{pool.name}</span>
+            </h2>
+            <button
+              type="button"
+              class="btn btn-primary"
+              onClick={() => {
+                setNotice(null);
+                setCreatingIn(pool.name);
+              }}
+            >
+              New volume
+            </button>
+          </div>
+          <div class="pool-figures">
+            <span>
+              <span class="muted">Type</span> {pool.type}
+            </span>
+            <span>
+              <span class="muted">Volumes</span> {pool.volumes}
+            </span>
+            <span>
+              <span class="muted">Allocated</span> {formatBytes(pool.allocationBytes)}
+            </span>
+            {pool.availableBytes !== null ? (
+              <span>
+                <span class="muted">Free</span> {formatBytes(pool.availableBytes)}
+              </span>
+            ) : null}
+            <span class="mono small muted pool-path">{pool.path}</span>
+          </div>
+          {pool.availableBytes !== null ? (
+            <Meter
+              value={pool.allocationBytes}
+              max={pool.allocationBytes + pool.availableBytes}
+              label={`pool ${pool.name} space used`}
+            />
+          ) : null}
+          <ErrorNote message={error} />
+          {volumes !== null && volumes.length === 0 ? <p class="muted">No volumes in this pool yet.</p> : null}
+          {volumes !== null && volumes.length > 0 ? (
+            <table class="table responsive volume-table">
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Format</th>
+                  <th scope="col" class="num">
+                    Size
+                  </th>
+                  <th scope="col" class="num">
+                    Allocated
+                  </th>
+                  <th scope="col">Used by</th>
+                  <th scope="col">
+                    <span class="visually-hidden">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {volumes.map((v) => {
+                  const key = `${v.pool}/${v.name}`;
+                  return (
+                    <Fragment key={key}>
+                      <tr data-volume={v.name}>
+                        <th scope="row" data-label="Name" class="mono strong">
+                          {v.name}
+                        </th>
+                        <td data-label="Format">{v.format}</td>
+                        <td data-label="Size" class="num">
+                          {formatBytes(v.capacityBytes)}
+                        </td>
+                        <td data-label="Allocated" class="num">
+                          {formatBytes(v.allocationBytes)}
+                        </td>
+                        <td data-label="Used by" class="wrap">
+                          {usedBy(v)}
+                        </td>
+                        <td class="row-actions">
+                          <button
+                            type="button"
+                            class="btn btn-danger btn-small"
+                            aria-label={`Delete ${v.name}`}
+                            onClick={() => {
+                              setNotice(null);
+                              setDeleting(v);
+                            }}
+                          >
+                            Delete
+                          </button>
+                        </td>
+                      </tr>
+                      {rowError?.key === key ? (
+                        <tr class="row-error">
+                          <td colSpan={6}>
+                            <ErrorNote message={rowError.message} />
+                          </td>
+                        </tr>
+                      ) : null}
+                    </Fragment>
+                  );
+                })}
+              </tbody>
+            </table>
+          ) : null}
+        </section>
+      ))}
+      {creatingIn ? (
+        <CreateVolumeDialog
+          pool={creatingIn}
+          onClose={() => setCreatingIn(null)}
+          onCreated={(v) => {
+            setCreatingIn(null);
+            setNotice(`Volume ${v.name} was created.`);
+            load();
+          }}
+        />
+      ) : null}
+      {deleting ? (
+        <ConfirmDialog
+          title={`Delete volume ${deleting.name}?`}
+          action="Delete"
+          onCancel={() => setDeleting(null)}
+          onConfirm={() => remove(deleting)}
+        >
+          Its data is deleted{deleting.snapshotCount > 0 ? `, with its ${deleting.snapshotCount} snapshot(s)` : ''}.
+          This cannot be undone.
+        </ConfirmDialog>
+      ) : null}
+    </>
+  );
+}
+
+/** The create-volume dialog: name, size, format; the daemon's messages are shown at their field. */
+function CreateVolumeDialog({
+  pool,
+  onClose,
+  onCreated,
+}: {
+  pool: string;
+  onClose: () => void;
+  onCreated: (v: StorageVolume) => void;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const [form, setForm] = useState<{ name: string; size: string; format: 'qcow2' | 'raw' }>({
+    name: '',
+    size: '1G',
+    format: 'qcow2',
+  });
+  const [errors, setErrors] = useState<Partial<Record<VolField, string>>>({});
+  const [general, setGeneral] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+  }, []);
+  const set = (k: VolField) => (e: Event) => {
+    setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
+    if (k in errors) setErrors({ ...errors, [k]: undefined });
+  };
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setGeneral(null);
+    const local: Partial<Record<VolField, string>> = {};
+    if (!form.name.trim()) local.name = 'Give the volume a name.';
+    if (!form.size.trim()) local.size = 'Enter a size such as 1G or 512M.';
+    setErrors(local);
+    if (Object.keys(local).length > 0) return;
+    const body: CreateVolume = { name: form.name.trim(), size: form.size.trim(), format: form.format };
+    setBusy(true);
+    try {
+      onCreated(await api<StorageVolume>('POST', `/1.0/storage-pools/${encodeURIComponent(pool)}/volumes`, body));
+    } catch (err) {
+      const msg = messageOf(err);
+      const f = namedField(msg, VOL_FIELDS) ?? (/already exists/.test(msg) ? 'name' : undefined);
+      if (f) setErrors({ [f]: withoutField(msg) });
+      else setGeneral(msg);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <dialog
+      ref={ref}
+      class="dialog"
+      aria-labelledby="vol-create-title"
+      onCancel={(e) => {
+        e.preventDefault();
+        onClose();
+      }}
+    >
+      <form onSubmit={submit} noValidate>
+        <h2 id="vol-create-title">New volume</h2>
+        <p class="muted small">
+          In pool <span class="mono">{pool}</span>
+        </p>
+        <div class="form-grid">
+          <Field id="vol-name" label="Name" error={errors.name}>
+            <input
+              {...fieldAttrs('vol-name', errors.name)}
+              value={form.name}
+              onInput={set('name')}
+              autofocus
+              autocomplete="off"
+            />
+          </Field>
+          <Field id="vol-size" label="Size" error={errors.size} hint="e.g. 512M, 4G">
+            <input {...fieldAttrs('vol-size', errors.size)} value={form.size} onInput={set('size')} />
+          </Field>
+          <Field id="vol-format" label="Format" error={errors.format}>
+            <select {...fieldAttrs('vol-format', errors.format)} value={form.format} onChange={set('format')}>
+              <option value="qcow2">qcow2 (grows as written, snapshots)</option>
+              <option value="raw">raw (sparse file)</option>
+            </select>
+          </Field>
+        </div>
+        <ErrorNote message={general} />
+        <div class="dialog-actions">
+          <button type="button" class="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn btn-primary" disabled={busy}>
+            {busy ? 'Creating…' : 'Create'}
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}
