@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { ARTIFACTS, browserMissing, launchChromium } from '../helpers/browser.js';
-import { tempHome } from '../helpers/daemon-harness.js';
-import { type DaemonProcess, killVmms, linkDebianImage, startDaemonProcess } from '../helpers/daemon-process.js';
+import type { Page } from 'playwright-core';
+import { browserMissing, shoot, startWebFixture } from '../helpers/browser.js';
 
 /** The text on the terminal's screen, one line per row. */
 async function screenText(page: Page): Promise<string> {
@@ -25,44 +21,14 @@ async function waitForScreen(page: Page, re: RegExp, timeoutMs: number): Promise
   }
 }
 
-/** Screenshots the page at 1280x800 and at 390x844 (a phone), as artifacts/<name>-1280.png and -390.png. */
-async function shoot(page: Page, name: string): Promise<void> {
-  for (const [width, height] of [
-    [1280, 800],
-    [390, 844],
-  ] as const) {
-    await page.setViewportSize({ width, height });
-    await page.waitForTimeout(400);
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `${name} overflows sideways by ${overflow}px at ${width}px`);
-    await page.screenshot({ path: join(ARTIFACTS, `${name}-${width}.png`) });
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
-
 test('web console: sign in, create an instance, use its console, stop it live, delete it', {
   skip: browserMissing(),
   timeout: 15 * 60_000,
 }, async (t) => {
-  const home = tempHome('sw-');
-  await linkDebianImage(home);
-  let daemon: DaemonProcess | undefined;
-  let browser: Browser | undefined;
-  t.after(async () => {
-    await browser?.close().catch(() => undefined);
-    await daemon?.stop().catch(() => undefined);
-    killVmms(home);
-    rmSync(home, { recursive: true, force: true });
-  });
-  daemon = await startDaemonProcess(home);
-  browser = await launchChromium();
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const pageErrors: string[] = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
+  const { daemon, context, page, pageErrors } = await startWebFixture(t, 'sw-');
 
   await t.test('a wrong token is refused on the sign-in page, in plain words', async () => {
-    await page.goto(daemon!.url);
+    await page.goto(daemon.url);
     await page.getByLabel('Access token').fill('not-the-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').filter({ hasText: 'That token is not right' }).waitFor();
@@ -71,14 +37,14 @@ test('web console: sign in, create an instance, use its console, stop it live, d
   });
 
   await t.test('the right token signs in; the session is an HttpOnly cookie, not the URL', async () => {
-    await page.getByLabel('Access token').fill(daemon!.token);
+    await page.getByLabel('Access token').fill(daemon.token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     const [cookie] = await context.cookies();
     assert.equal(cookie?.name, 'strata_session');
     assert.equal(cookie?.httpOnly, true);
     assert.equal(cookie?.sameSite, 'Strict');
-    assert.ok(!page.url().includes(daemon!.token), 'the token is not in the URL');
+    assert.ok(!page.url().includes(daemon.token), 'the token is not in the URL');
     assert.equal(await page.evaluate(() => document.cookie), '', 'page scripts cannot read the session');
     await page.locator('.conn-live').waitFor();
   });
@@ -133,17 +99,17 @@ test('web console: sign in, create an instance, use its console, stop it live, d
   });
 
   await t.test('the overview and the list show the instance, at desktop and phone widths', async () => {
-    await page.goto(`${daemon!.url}/#/`);
+    await page.goto(`${daemon.url}/#/`);
     await page.locator('[data-count="running"]', { hasText: '1' }).waitFor();
     await page.getByRole('meter', { name: 'host memory used' }).waitFor();
     await shoot(page, 'web-overview');
-    await page.goto(`${daemon!.url}/#/instances`);
+    await page.goto(`${daemon.url}/#/instances`);
     await page.locator('tr[data-instance="web1"] [data-status="running"]').waitFor();
     await shoot(page, 'web-instances');
   });
 
   await t.test('pause, resume and stop: each new state arrives over the event stream, without a reload', async () => {
-    await page.goto(`${daemon!.url}/#/instances/web1`);
+    await page.goto(`${daemon.url}/#/instances/web1`);
     await page.evaluate(() => {
       (window as { notReloaded?: boolean }).notReloaded = true;
     });
@@ -156,10 +122,10 @@ test('web console: sign in, create an instance, use its console, stop it live, d
     assert.equal(await page.evaluate(() => (window as { notReloaded?: boolean }).notReloaded), true);
     await page.getByText('The instance is not running: start it to use its console').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Start', exact: true }).isEnabled(), true);
-    await page.goto(`${daemon!.url}/#/activity`);
+    await page.goto(`${daemon.url}/#/activity`);
     await page.getByText('stop done').first().waitFor();
     await shoot(page, 'web-activity');
-    await page.goto(`${daemon!.url}/#/instances/web1`);
+    await page.goto(`${daemon.url}/#/instances/web1`);
   });
 
   await t.test('delete asks first; Cancel keeps the instance, Delete removes it', async () => {
@@ -170,7 +136,7 @@ test('web console: sign in, create an instance, use its console, stop it live, d
     await page.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('dialog', { name: 'Delete web1?' }).getByRole('button', { name: 'Delete' }).click();
     await page.getByText('Instance web1 was deleted.').waitFor({ timeout: 60_000 });
-    await page.goto(`${daemon!.url}/#/instances`);
+    await page.goto(`${daemon.url}/#/instances`);
     await page.getByText('No instances yet.').waitFor();
   });
 

@@ -1,32 +1,7 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { ARTIFACTS, browserMissing, launchChromium } from '../helpers/browser.js';
-import { tempHome } from '../helpers/daemon-harness.js';
-import { type DaemonProcess, killVmms, linkDebianImage, startDaemonProcess } from '../helpers/daemon-process.js';
-
-/** Screenshots the page at 1280x800 and at 390x844 (a phone), as artifacts/<name>-1280.png and -390.png. */
-async function shoot(page: Page, name: string, scrollTo?: string): Promise<void> {
-  for (const [width, height] of [
-    [1280, 800],
-    [390, 844],
-  ] as const) {
-    await page.setViewportSize({ width, height });
-    await page.waitForTimeout(400);
-    if (scrollTo)
-      await page
-        .locator(scrollTo)
-        .first()
-        .evaluate((el) => el.scrollIntoView({ block: 'start' }));
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `${name} overflows sideways by ${overflow}px at ${width}px`);
-    await page.screenshot({ path: join(ARTIFACTS, `${name}-${width}.png`) });
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await page.evaluate(() => window.scrollTo(0, 0));
-}
+import type { Page } from 'playwright-core';
+import { browserMissing, shoot, startWebFixture } from '../helpers/browser.js';
 
 /** Calls the daemon's API from the page, with its session cookie. */
 async function call(page: Page, method: string, path: string, body?: unknown): Promise<number> {
@@ -47,22 +22,7 @@ test('web console: networks with their topology graph, and storage volumes', {
   skip: browserMissing(),
   timeout: 10 * 60_000,
 }, async (t) => {
-  const home = tempHome('swn-');
-  await linkDebianImage(home);
-  let daemon: DaemonProcess | undefined;
-  let browser: Browser | undefined;
-  t.after(async () => {
-    await browser?.close().catch(() => undefined);
-    await daemon?.stop().catch(() => undefined);
-    killVmms(home);
-    rmSync(home, { recursive: true, force: true });
-  });
-  daemon = await startDaemonProcess(home);
-  browser = await launchChromium();
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const pageErrors: string[] = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
+  const { daemon, page, pageErrors } = await startWebFixture(t, 'swn-');
 
   await page.goto(daemon.url);
   await page.getByLabel('Access token').fill(daemon.token);

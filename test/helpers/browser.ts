@@ -1,6 +1,9 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { tempHome } from './daemon-harness.js';
+import { type DaemonProcess, killVmms, linkDebianImage, startDaemonProcess } from './daemon-process.js';
 import { REPO_ROOT } from './strata-cli.js';
 
 /** Debian's Chromium (`apt-get install chromium`); browser tests never download one. */
@@ -34,4 +37,63 @@ export async function launchChromium(): Promise<Browser> {
       '--disable-quic',
     ],
   });
+}
+
+/**
+ * Screenshots the page at 1280x800 and at 390x844 (a phone), as artifacts/<name>-1280.png and -390.png, after
+ * scrolling `scrollTo` (a selector) into view; fails the test if the page scrolls sideways at either width.
+ */
+export async function shoot(page: Page, name: string, scrollTo?: string): Promise<void> {
+  for (const [width, height] of [
+    [1280, 800],
+    [390, 844],
+  ] as const) {
+    await page.setViewportSize({ width, height });
+    await page.waitForTimeout(400);
+    if (scrollTo) {
+      await page
+        .locator(scrollTo)
+        .first()
+        .evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    }
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${name} overflows sideways by ${overflow}px at ${width}px`);
+    await page.screenshot({ path: join(ARTIFACTS, `${name}-${width}.png`) });
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+}
+
+/** A real daemon with the Debian image and a Chromium page at 1280x800, torn down after the test. */
+export interface WebFixture {
+  daemon: DaemonProcess;
+  context: BrowserContext;
+  page: Page;
+  /** Uncaught errors of the page's scripts. */
+  pageErrors: string[];
+}
+
+/** Starts a daemon in a fresh STRATA_HOME (prefix `prefix`) and a browser page; `t.after` removes every trace. */
+export async function startWebFixture(
+  t: { after: (fn: () => Promise<void>) => void },
+  prefix: string,
+): Promise<WebFixture> {
+  const home = tempHome(prefix);
+  await linkDebianImage(home);
+  let daemon: DaemonProcess | undefined;
+  let browser: Browser | undefined;
+  t.after(async () => {
+    // Teardown is best effort: a browser or daemon that already ended has nothing left to stop.
+    await browser?.close().catch(() => undefined);
+    await daemon?.stop().catch(() => undefined);
+    killVmms(home);
+    rmSync(home, { recursive: true, force: true });
+  });
+  daemon = await startDaemonProcess(home);
+  browser = await launchChromium();
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  return { daemon, context, page, pageErrors };
 }
