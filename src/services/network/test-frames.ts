@@ -5,6 +5,7 @@
 
 import { buildEthernet, ETH_TYPE_ARP, ETH_TYPE_IPV4, type MacNum, writeMac } from './ethernet.js';
 import { onesSum } from './openflow/packet-key.js';
+import { buildIpv4, transportChecksum } from './router/ipv4.js';
 
 /** An Ethernet frame of `size` bytes total (at least 14) with EtherType `type`, payload filled with `fill`. */
 export function testFrame(dst: MacNum, src: MacNum, size = 64, type = 0x88b5, fill = 0): Uint8Array {
@@ -35,31 +36,12 @@ export function arpFrame(op: 1 | 2, sha: MacNum, spa: number, tha: MacNum, tpa: 
 
 /** An IPv4 packet (RFC 791) with a correct header checksum. */
 export function ipv4Packet(src: number, dst: number, proto: number, payload: Uint8Array, ttl = 64, id = 0): Uint8Array {
-  const p = new Uint8Array(20 + payload.length);
-  const v = new DataView(p.buffer);
-  p[0] = 0x45;
-  v.setUint16(2, p.length);
-  v.setUint16(4, id);
-  v.setUint16(6, 0x4000);
-  p[8] = ttl;
-  p[9] = proto;
-  v.setUint32(12, src);
-  v.setUint32(16, dst);
-  v.setUint16(10, ~onesSum(p, 0, 20) & 0xffff);
-  p.set(payload, 20);
-  return p;
+  return buildIpv4(src, dst, proto, payload, ttl, id);
 }
 
-/** The TCP/UDP checksum over the IPv4 pseudo-header (RFC 9293 3.1, RFC 768). */
+/** The TCP/UDP checksum over the IPv4 pseudo-header (RFC 9293 3.1); UDP sends a computed 0 as 0xffff (RFC 768). */
 export function l4Checksum(src: number, dst: number, proto: number, seg: Uint8Array): number {
-  const ph = new Uint8Array(12);
-  const v = new DataView(ph.buffer);
-  v.setUint32(0, src);
-  v.setUint32(4, dst);
-  ph[9] = proto;
-  v.setUint16(10, seg.length);
-  const s = onesSum(seg, 0, seg.length, onesSum(ph, 0, 12));
-  const c = ~s & 0xffff;
+  const c = transportChecksum(src, dst, proto, seg);
   return proto === 17 && c === 0 ? 0xffff : c;
 }
 

@@ -115,13 +115,20 @@ export function parseIpv4(b: Uint8Array, off: number): Ipv4Header | undefined {
 
 let nextId = 1;
 
-/** Builds an IPv4 packet (DF set, TTL 64 by default) around `payload`. */
-export function buildIpv4(src: number, dst: number, proto: number, payload: Uint8Array, ttl = 64): Uint8Array {
+/** Builds an IPv4 packet (DF set, TTL 64 by default, the next identification unless `id` is given) around `payload`. */
+export function buildIpv4(
+  src: number,
+  dst: number,
+  proto: number,
+  payload: Uint8Array,
+  ttl = 64,
+  id = nextId++,
+): Uint8Array {
   const p = new Uint8Array(20 + payload.length);
   const v = new DataView(p.buffer);
   p[0] = 0x45;
   v.setUint16(2, p.length);
-  v.setUint16(4, nextId++ & 0xffff);
+  v.setUint16(4, id & 0xffff);
   v.setUint16(6, 0x4000);
   p[8] = ttl;
   p[9] = proto;
