@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { CreateInstance, Image, Network, Operation, ServerInfo } from '../api/schema/index.js';
 import { api, messageOf } from './api.js';
 import { type CreateField, fieldOfError } from './field-errors.js';
+import { Modal } from './ui.js';
 
 /** What the form holds (text, as typed). */
 interface Form {
@@ -124,15 +125,7 @@ export function CreateDialog({ server, onClose }: { server: ServerInfo | null; o
   const engines = server?.engines ?? [{ name: 'builtin', available: true, reason: null }];
 
   return (
-    <dialog
-      ref={ref}
-      class="dialog dialog-wide"
-      aria-labelledby="create-title"
-      onCancel={(e) => {
-        e.preventDefault();
-        onClose();
-      }}
-    >
+    <Modal dialogRef={ref} titleId="create-title" wide onClose={onClose}>
       <form onSubmit={submit} noValidate>
         <h2 id="create-title">New instance</h2>
         <div class="form-grid">
@@ -225,6 +218,6 @@ export function CreateDialog({ server, onClose }: { server: ServerInfo | null; o
           </button>
         </div>
       </form>
-    </dialog>
+    </Modal>
   );
 }

@@ -4,7 +4,7 @@ import { api, messageOf } from './api.js';
 import { ConsoleView } from './console-view.js';
 import { formatAgo, formatBytes, instanceOf } from './format.js';
 import type { LiveState, LiveStore } from './live.js';
-import { ErrorNote, OperationProgress, PageHead, StateBadge } from './ui.js';
+import { ErrorNote, Modal, OperationProgress, PageHead, StateBadge } from './ui.js';
 import { UsageCharts } from './usage.js';
 
 type Action = StateChange['action'];
@@ -147,15 +147,7 @@ function ConfirmDelete({ inst, onCancel, onConfirm }: { inst: Instance; onCancel
   }, []);
   const running = inst.status !== 'stopped' && inst.status !== 'failed';
   return (
-    <dialog
-      ref={ref}
-      class="dialog"
-      aria-labelledby="confirm-title"
-      onCancel={(e) => {
-        e.preventDefault();
-        onCancel();
-      }}
-    >
+    <Modal dialogRef={ref} titleId="confirm-title" onClose={onCancel}>
       <h2 id="confirm-title">Delete {inst.name}?</h2>
       <p>
         {running ? 'It is running: it is stopped at once, without a shutdown. ' : ''}Its disk is deleted too. This
@@ -169,6 +161,6 @@ function ConfirmDelete({ inst, onCancel, onConfirm }: { inst: Instance; onCancel
           {running ? 'Stop and delete' : 'Delete'}
         </button>
       </div>
-    </dialog>
+    </Modal>
   );
 }

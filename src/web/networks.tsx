@@ -5,7 +5,7 @@ import { api, messageOf } from './api.js';
 import { namedField, withoutField } from './field-errors.js';
 import type { LiveState } from './live.js';
 import { TopologyGraph } from './topology.js';
-import { ConfirmDialog, ErrorNote, Field, fieldAttrs, PageHead } from './ui.js';
+import { ConfirmDialog, ErrorNote, Field, fieldAttrs, Modal, PageHead } from './ui.js';
 
 type NetField = 'name' | 'subnet' | 'vlan';
 const NET_FIELDS: readonly NetField[] = ['name', 'subnet', 'vlan'];
@@ -228,15 +228,7 @@ function CreateNetworkDialog({ onClose, onCreated }: { onClose: () => void; onCr
     }
   };
   return (
-    <dialog
-      ref={ref}
-      class="dialog dialog-wide"
-      aria-labelledby="net-create-title"
-      onCancel={(e) => {
-        e.preventDefault();
-        onClose();
-      }}
-    >
+    <Modal dialogRef={ref} titleId="net-create-title" wide onClose={onClose}>
       <form onSubmit={submit} noValidate>
         <h2 id="net-create-title">New network</h2>
         <div class="form-grid">
@@ -284,6 +276,6 @@ function CreateNetworkDialog({ onClose, onCreated }: { onClose: () => void; onCr
           </button>
         </div>
       </form>
-    </dialog>
+    </Modal>
   );
 }

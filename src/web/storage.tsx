@@ -4,7 +4,7 @@ import type { CreateVolume, StoragePool, StorageVolume } from '../api/schema/ind
 import { api, messageOf } from './api.js';
 import { namedField, withoutField } from './field-errors.js';
 import { formatBytes } from './format.js';
-import { ConfirmDialog, ErrorNote, Field, fieldAttrs, Meter, PageHead } from './ui.js';
+import { ConfirmDialog, ErrorNote, Field, fieldAttrs, Meter, Modal, PageHead } from './ui.js';
 
 type VolField = 'name' | 'size' | 'format';
 const VOL_FIELDS: readonly VolField[] = ['name', 'size', 'format'];
@@ -264,15 +264,7 @@ function CreateVolumeDialog({
     }
   };
   return (
-    <dialog
-      ref={ref}
-      class="dialog"
-      aria-labelledby="vol-create-title"
-      onCancel={(e) => {
-        e.preventDefault();
-        onClose();
-      }}
-    >
+    <Modal dialogRef={ref} titleId="vol-create-title" onClose={onClose}>
       <form onSubmit={submit} noValidate>
         <h2 id="vol-create-title">New volume</h2>
         <p class="muted small">
@@ -308,6 +300,6 @@ function CreateVolumeDialog({
           </button>
         </div>
       </form>
-    </dialog>
+    </Modal>
   );
 }

@@ -1,4 +1,4 @@
-import type { ComponentChildren } from 'preact';
+import type { ComponentChildren, RefObject } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 import type { Instance, Operation } from '../api/schema/index.js';
 import { plainAction } from './format.js';
@@ -74,6 +74,38 @@ export function OperationProgress({ op }: { op: Operation }) {
   );
 }
 
+/**
+ * A modal dialog titled by the element with id `titleId`; Escape calls `onClose` instead of closing it behind the
+ * page's back, so the page's state stays the one source of truth.
+ */
+export function Modal({
+  dialogRef,
+  titleId,
+  wide,
+  onClose,
+  children,
+}: {
+  dialogRef: RefObject<HTMLDialogElement | null>;
+  titleId: string;
+  wide?: boolean;
+  onClose: () => void;
+  children: ComponentChildren;
+}) {
+  return (
+    <dialog
+      ref={dialogRef}
+      class={wide ? 'dialog dialog-wide' : 'dialog'}
+      aria-labelledby={titleId}
+      onCancel={(e) => {
+        e.preventDefault();
+        onClose();
+      }}
+    >
+      {children}
+    </dialog>
+  );
+}
+
 /** A modal confirmation: Escape or Cancel keeps things as they are. */
 export function ConfirmDialog({
   title,
@@ -94,15 +126,7 @@ export function ConfirmDialog({
     if (d && !d.open) d.showModal();
   }, []);
   return (
-    <dialog
-      ref={ref}
-      class="dialog"
-      aria-labelledby="confirm-title"
-      onCancel={(e) => {
-        e.preventDefault();
-        onCancel();
-      }}
-    >
+    <Modal dialogRef={ref} titleId="confirm-title" onClose={onCancel}>
       <h2 id="confirm-title">{title}</h2>
       <p>{children}</p>
       <div class="dialog-actions">
@@ -113,7 +137,7 @@ export function ConfirmDialog({
           {action}
         </button>
       </div>
-    </dialog>
+    </Modal>
   );
 }
 
