@@ -18,7 +18,9 @@ import { InstanceManager } from '../services/instances/instance-manager.js';
 import { OperationManager } from '../services/instances/operations.js';
 import { QemuEngine } from '../services/instances/qemu-engine.js';
 import { StateStore } from '../services/instances/state-store.js';
+import { networkPaths } from '../services/network/network-service.js';
 import { NetworkStore } from '../services/network/network-store.js';
+import { requestDialledPort } from '../services/network/switch-endpoint.js';
 import { SandboxManager } from '../services/sandboxes/wasi-sandbox.js';
 import { PoolRegistry } from '../services/storage/pools/pool-registry.js';
 import { ensureServed } from './commands/network.js';
@@ -86,7 +88,21 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     opts.engines ??
     new Map<EngineName, Engine>([
       ['builtin', new BuiltinEngine({ strataCommand: opts.strataCommand })],
-      ['qemu', new QemuEngine({})],
+      [
+        'qemu',
+        new QemuEngine({
+          attachNic: async (nic, socketPath, nicBytesPerSec) => {
+            const nets = new NetworkStore(nic.home);
+            await ensureServed(nets, nic.network, opts.env);
+            await requestDialledPort(networkPaths(nets.runDir, nic.network).socket, {
+              network: nic.network,
+              name: nic.port,
+              dial: socketPath,
+              rateBytesPerSec: nicBytesPerSec,
+            });
+          },
+        }),
+      ],
     ]);
   const imageStore = new ImageStore(opts.home);
   const containers = new ContainerManager({ home: opts.home });

@@ -22,7 +22,7 @@ export interface EngineVmSpec {
   diskPath?: string | undefined;
   /** The image's architecture (`riscv64`), to decide on hardware acceleration. */
   arch: string;
-  /** Network cards (absent or empty: none). Only the builtin engine attaches them. */
+  /** Network cards (absent or empty: none). */
   nics?: VmmNicConfig[] | undefined;
   limits: VmmRateLimits;
 }

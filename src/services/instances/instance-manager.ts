@@ -186,9 +186,6 @@ export class InstanceManager {
     if (spec.network !== null && !(await this.deps.networkExists?.(spec.network))) {
       throw fieldError('network', `no network named '${spec.network}'`);
     }
-    if (spec.network !== null && spec.engine !== 'builtin') {
-      throw fieldError('network', `networks are supported on the builtin engine only, not on ${spec.engine}`);
-    }
     const engine = this.deps.engines.get(spec.engine);
     const why = engine ? await engine.unavailableReason() : 'not configured in this daemon';
     if (why) throw fieldError('engine', `the ${spec.engine} engine cannot run here: ${why}`);

@@ -33,3 +33,18 @@ test('the command line boots the image paused, with QMP, a logged console socket
   assert.match(joined, /throttling.iops-total=100,throttling.bps-total=1048576/);
   assert.match(joined, /-bios \/img\/fw_dynamic.bin/);
 });
+
+test('each NIC is a virtio-net device behind a stream netdev listening in the runtime folder', () => {
+  const nics = [
+    { network: 'lan', home: '/h', port: 'v1', mac: '52:54:00:aa:bb:cc' },
+    { network: 'dmz', home: '/h', port: 'v1-2' },
+  ];
+  const joined = qemuArgs({ ...spec, nics }, 'tcg', (n) => `/r/${n}`).join(' ');
+  assert.match(joined, /-netdev stream,id=net0,server=on,addr.type=unix,addr.path=\/r\/nic0.sock/);
+  assert.match(joined, /-device virtio-net-device,netdev=net0,mac=52:54:00:aa:bb:cc/);
+  assert.match(
+    joined,
+    /-netdev stream,id=net1,server=on,addr.type=unix,addr.path=\/r\/nic1.sock -device virtio-net-device,netdev=net1( |$)/,
+  );
+  assert.doesNotMatch(qemuArgs(spec, 'tcg', (n) => `/r/${n}`).join(' '), /-netdev/);
+});

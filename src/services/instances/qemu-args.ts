@@ -11,6 +11,11 @@ export const QEMU_FILES = {
   accel: 'accel',
 } as const;
 
+/** The Unix socket QEMU listens on for NIC `i`; the network's switch dials it. */
+export function qemuNicSocket(i: number): string {
+  return `nic${i}.sock`;
+}
+
 /** Node's `process.arch` to the architecture names images use. */
 const HOST_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', riscv64: 'riscv64' };
 
@@ -32,7 +37,9 @@ export function chooseAccel(imageArch: string, kvmUsable: boolean, host = hostAr
  * virtio-blk (with IOPS and bandwidth throttling when limited), the serial console on a Unix socket whose output
  * QEMU also appends to `console.log` (so history survives a daemon restart), QMP on a Unix socket, `-S` so the VM
  * waits for `cont` (pre-boot configuration), and `-no-shutdown` so a guest power-off leaves QEMU to be asked how
- * the guest ended rather than vanishing.
+ * the guest ended rather than vanishing. Each NIC is a virtio-net device whose frames go through a stream netdev
+ * listening on a Unix socket in the runtime folder (length-prefixed records, the framing of Strata's switch
+ * endpoint), which the network's switch then dials.
  */
 export function qemuArgs(spec: EngineVmSpec, accel: 'kvm' | 'tcg', join: (name: string) => string): string[] {
   const args = [
@@ -72,5 +79,13 @@ export function qemuArgs(spec: EngineVmSpec, accel: 'kvm' | 'tcg', join: (name: 
     if (spec.limits.diskBytesPerSec) drive += `,throttling.bps-total=${spec.limits.diskBytesPerSec}`;
     args.push('-drive', drive, '-device', 'virtio-blk-device,drive=disk0');
   }
+  (spec.nics ?? []).forEach((nic, i) => {
+    args.push(
+      '-netdev',
+      `stream,id=net${i},server=on,addr.type=unix,addr.path=${join(qemuNicSocket(i))}`,
+      '-device',
+      `virtio-net-device,netdev=net${i}${nic.mac ? `,mac=${nic.mac}` : ''}`,
+    );
+  });
   return args;
 }

@@ -2,10 +2,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StrataError } from '../../base/errors.js';
-import type { VmmExit } from '../../hypervisor/vmm-protocol.js';
+import type { VmmExit, VmmNicConfig } from '../../hypervisor/vmm-protocol.js';
 import { isAlive, logTail } from './builtin-engine.js';
 import type { Engine, EngineVmSpec, VmHandle } from './engine.js';
-import { chooseAccel, QEMU_FILES, qemuArgs } from './qemu-args.js';
+import { chooseAccel, QEMU_FILES, qemuArgs, qemuNicSocket } from './qemu-args.js';
 import { QemuVmHandle } from './qemu-handle.js';
 import { QmpClient } from './qmp-client.js';
 
@@ -17,6 +17,12 @@ export interface QemuEngineOptions {
   kvmUsable?: boolean;
   /** How long QEMU may take to open its QMP socket. */
   startTimeoutMs?: number;
+  /**
+   * Joins a NIC to its network: asks the network's switch to dial `socketPath`, where QEMU's stream netdev for that
+   * NIC listens. The daemon provides it (the network service is a sibling of this one); without it, a VM with NICs
+   * is refused.
+   */
+  attachNic?: (nic: VmmNicConfig, socketPath: string, nicBytesPerSec: number) => Promise<void>;
 }
 
 function kvmUsable(): boolean {
@@ -54,6 +60,11 @@ export class QemuEngine implements Engine {
   async create(spec: EngineVmSpec, signal?: AbortSignal): Promise<VmHandle> {
     const why = await this.unavailableReason();
     if (why) throw new StrataError('UNAVAILABLE', why);
+    const nics = spec.nics ?? [];
+    const attachNic = this.opts.attachNic;
+    if (nics.length > 0 && !attachNic) {
+      throw new StrataError('UNAVAILABLE', `the qemu engine of this process cannot join networks (VM '${spec.name}')`);
+    }
     const accel = chooseAccel(spec.arch, this.opts.kvmUsable ?? kvmUsable());
     const at = (name: string) => join(spec.runDir, name);
     writeFileSync(at(QEMU_FILES.engine), 'qemu');
@@ -87,8 +98,17 @@ export class QemuEngine implements Engine {
         const qmp = await QmpClient.connect(at(QEMU_FILES.qmp), 2000);
         const handle = new QemuVmHandle(qmp, spec.runDir, pid, spec.memoryBytes, exitInfo);
         await handle.connectConsole();
+        // QEMU set its netdevs up before it answered QMP, so their sockets listen now; the guest waits (-S).
+        for (const [i, nic] of nics.entries()) {
+          await attachNic!(nic, at(qemuNicSocket(i)), spec.limits.nicBytesPerSec ?? 0).catch((err: unknown) => {
+            child.kill('SIGKILL');
+            qmp.close();
+            throw new NicAttachError(err);
+          });
+        }
         return handle;
-      } catch {
+      } catch (err) {
+        if (err instanceof NicAttachError) throw err.cause;
         // QEMU is not listening yet: try again until the deadline or until it exits.
       }
       if (exited || Date.now() > deadline) {
@@ -122,6 +142,13 @@ export class QemuEngine implements Engine {
     const handle = new QemuVmHandle(qmp, runDir, pid, memoryBytes);
     await handle.connectConsole().catch(() => undefined);
     return handle;
+  }
+}
+
+/** A NIC that could not join its network: ends the start instead of being retried. */
+class NicAttachError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('NIC attach failed');
   }
 }
 

@@ -1,14 +1,20 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { StrataError } from '../../base/errors.js';
 import { attachNetwork, checkNetworks, serveNetwork } from './network-host.js';
-import { connectSwitchEndpoint, encodeRecord, RecordReader, SwitchEndpointServer } from './switch-endpoint.js';
+import {
+  connectSwitchEndpoint,
+  encodeRecord,
+  RecordReader,
+  requestDialledPort,
+  SwitchEndpointServer,
+} from './switch-endpoint.js';
 import { testFrame } from './test-frames.js';
 import { VirtualSwitch } from './virtual-switch.js';
 
@@ -166,4 +172,58 @@ test('an oversized record closes the connection and removes its port', async (t)
   await closed;
   for (let i = 0; i < 50 && sw.portByName('evil'); i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(sw.portByName('evil'), undefined);
+});
+
+test('a dialled port carries bare records to a listening peer, lives on after the asker leaves, and ends with it', async (t) => {
+  const dir = tmp(t);
+  const sw = new VirtualSwitch({ name: 'dl' });
+  const path = join(dir, 's.sock');
+  const ep = await SwitchEndpointServer.listen(path, sw, { network: 'dl' });
+  t.after(() => ep.close());
+  // The listening peer stands in for QEMU's `-netdev stream,server=on`: no hello, only records.
+  const peerPath = join(dir, 'nic0.sock');
+  const received: Uint8Array[] = [];
+  let peerSock: import('node:net').Socket | undefined;
+  const peerServer = createServer((s) => {
+    peerSock = s;
+    const reader = new RecordReader();
+    s.on('data', (c: Buffer) => received.push(...reader.push(c)));
+  });
+  await new Promise<void>((r) => peerServer.listen(peerPath, r));
+  t.after(() => peerServer.close());
+  const answer = await requestDialledPort(path, { network: 'dl', name: 'qvm', dial: peerPath });
+  assert.equal(answer.name, 'qvm');
+  const port = sw.portByName('qvm');
+  assert.ok(port, 'the port exists once the answer came');
+  for (let i = 0; i < 100 && ep.connections > 1; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(ep.connections, 1, 'the asker has gone; the dialled connection remains');
+
+  const other = await connectSwitchEndpoint(path, { network: 'dl', name: 'other' });
+  t.after(() => other.close());
+  const got: Uint8Array[] = [];
+  other.setReceiver((f) => {
+    got.push(f);
+    return true;
+  });
+  peerSock!.write(encodeRecord(testFrame(0xffffffffffff, 0x020000000011, 80, 0x88b5, 7)));
+  for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(got[0]?.[20], 7, 'a frame from the dialled peer reaches another port');
+  other.send(testFrame(0x020000000011, 0x020000000022, 90, 0x88b5, 9));
+  for (let i = 0; i < 100 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(received[0]?.length, 90, 'a frame to the dialled peer arrives as one bare record');
+
+  peerSock!.destroy();
+  for (let i = 0; i < 100 && sw.portByName('qvm'); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(sw.portByName('qvm'), undefined, 'the port ends with its connection');
+
+  await assert.rejects(
+    requestDialledPort(path, { network: 'dl', name: 'bad', dial: join(dir, 'nothing.sock') }),
+    (e: unknown) =>
+      e instanceof StrataError && /refused the attachment: cannot connect to .*nothing\.sock/.test(e.message),
+  );
+  await assert.rejects(
+    requestDialledPort(path, { network: 'dl', name: 'bad', dial: 'relative.sock' }),
+    /absolute Unix socket path/,
+  );
+  assert.equal(sw.portByName('bad'), undefined, 'a failed dial leaves no port');
 });

@@ -10,6 +10,11 @@
  * frame. A record longer than 65535 bytes is a protocol error: the connection is closed and the port's rxErrors
  * counted. Frames that the peer's socket cannot take (more than `maxQueuedBytes` unsent) are dropped and counted,
  * so a stalled peer cannot grow memory.
+ *
+ * Dialled ports: a hello with `"dial":"/abs/path.sock"` asks the server to connect to that Unix socket itself and to
+ * carry the port's frames there, as bare records with no hello (what QEMU's `-netdev stream,server=on` listens
+ * for). The answer comes once that connection is up, and the hello connection then ends; the port lives as long as
+ * the dialled connection, so it does not depend on the process that asked for it.
  */
 
 import { existsSync, unlinkSync } from 'node:fs';
@@ -158,10 +163,18 @@ export class SwitchEndpointServer {
           continue;
         }
         try {
-          const hello = JSON.parse(new TextDecoder().decode(r)) as { strata?: number; name?: string; vlan?: VlanMode };
+          const hello = JSON.parse(new TextDecoder().decode(r)) as Hello;
           if (hello.strata !== HELLO_VERSION) throw new Error(`unsupported endpoint protocol version ${hello.strata}`);
-          let name = String(hello.name ?? 'port').slice(0, 15);
-          for (let i = 2; this.sw.portByName(name); i++) name = `${String(hello.name ?? 'port').slice(0, 12)}-${i}`;
+          if (hello.dial !== undefined) {
+            sock.pause();
+            this.dial(hello).then(
+              (answer) => sock.end(encodeRecord(json(answer))),
+              (e: unknown) =>
+                sock.end(encodeRecord(json({ ok: false, error: e instanceof Error ? e.message : String(e) }))),
+            );
+            return;
+          }
+          const name = this.freePortName(hello.name);
           port = this.sw.addPort({
             name,
             vlan: hello.vlan ?? this.opts.defaultVlan,
@@ -179,6 +192,113 @@ export class SwitchEndpointServer {
       }
     });
   }
+
+  private freePortName(asked: string | undefined): string {
+    const base = String(asked ?? 'port');
+    let name = base.slice(0, 15);
+    for (let i = 2; this.sw.portByName(name); i++) name = `${base.slice(0, 12)}-${i}`;
+    return name;
+  }
+
+  /** Connects to the socket a dialled-port hello names and makes it a port carrying bare records. */
+  private async dial(hello: Hello): Promise<object> {
+    const path = hello.dial;
+    if (typeof path !== 'string' || !path.startsWith('/') || path.length > 107) {
+      throw new Error(`dial needs an absolute Unix socket path, not ${JSON.stringify(path)}`);
+    }
+    const peer = await new Promise<Socket>((resolve, reject) => {
+      const c = createConnection(path);
+      c.once('connect', () => resolve(c));
+      c.once('error', (e) => reject(new Error(`cannot connect to ${path}: ${e.message}`)));
+    });
+    this.sockets.add(peer);
+    const maxQueued = this.opts.maxQueuedBytes ?? 1 << 20;
+    const name = this.freePortName(hello.name);
+    const port = this.sw.addPort({
+      name,
+      vlan: hello.vlan ?? this.opts.defaultVlan,
+      sink: (f) => {
+        if (peer.destroyed || peer.writableLength > maxQueued) return false;
+        peer.write(encodeRecord(f));
+        return true;
+      },
+    });
+    if (hello.rateBytesPerSec) port.setRateLimit({ bytesPerSecond: hello.rateBytesPerSec });
+    const reader = new RecordReader();
+    peer.on('data', (chunk: Buffer) => {
+      let records: Uint8Array[];
+      try {
+        records = reader.push(chunk);
+      } catch {
+        port.counters.rxErrors++;
+        peer.destroy();
+        return;
+      }
+      for (const rec of records) port.receive(rec);
+    });
+    peer.on('error', () => peer.destroy());
+    peer.on('close', () => {
+      this.sockets.delete(peer);
+      this.sw.removePort(port.no);
+    });
+    return { ok: true, port: port.no, name, network: this.opts.network };
+  }
+}
+
+/** The first record a client sends. */
+interface Hello {
+  strata?: number;
+  name?: string;
+  vlan?: VlanMode;
+  /** Dialled port: the Unix socket the server connects to. */
+  dial?: string;
+  /** Dialled port: ingress rate limit (bytes per second) of the port; 0 or absent: none. */
+  rateBytesPerSec?: number;
+}
+
+/**
+ * Asks the switch at endpoint `path` to connect to the Unix socket `dial` and make it a port named `name` (see
+ * "Dialled ports" above). Resolves with the port number once the switch is connected. NOT_FOUND when no switch
+ * serves the network, UNAVAILABLE when it refuses (it could not reach `dial`, say).
+ */
+export async function requestDialledPort(
+  path: string,
+  opts: { network: string; name: string; dial: string; vlan?: VlanMode; rateBytesPerSec?: number },
+): Promise<{ port: number; name: string }> {
+  const sock = await openEndpoint(path, opts.network);
+  const reader = new RecordReader();
+  const { network: _, ...hello } = opts;
+  sock.write(encodeRecord(json({ strata: HELLO_VERSION, ...hello })));
+  const answer = await new Promise<{ ok: boolean; port?: number; name?: string; error?: string }>((resolve, reject) => {
+    sock.on('data', (chunk: Buffer) => {
+      try {
+        const recs = reader.push(chunk);
+        if (recs.length > 0) resolve(JSON.parse(new TextDecoder().decode(recs[0]!)));
+      } catch (e) {
+        reject(e);
+      }
+    });
+    sock.once('close', () => reject(new StrataError('UNAVAILABLE', `network ${opts.network} closed the attachment`)));
+    sock.once('error', (e) => reject(new StrataError('IO', `network ${opts.network}: ${e.message}`)));
+  }).finally(() => sock.destroy());
+  if (!answer.ok || answer.port === undefined) {
+    throw new StrataError('UNAVAILABLE', `network ${opts.network} refused the attachment: ${answer.error ?? '?'}`);
+  }
+  return { port: answer.port, name: answer.name ?? opts.name };
+}
+
+function openEndpoint(path: string, network: string): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const s = createConnection(path);
+    s.once('connect', () => resolve(s));
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
+          ? new StrataError('NOT_FOUND', `unknown network ${network}: no switch is serving it (${e.code})`)
+          : new StrataError('IO', `cannot attach to network ${network}: ${e.message}`),
+      ),
+    );
+  });
 }
 
 /**
@@ -278,17 +398,7 @@ export async function connectSwitchEndpoint(
   path: string,
   opts: { network: string; name: string; vlan?: VlanMode; maxQueuedBytes?: number },
 ): Promise<EndpointClient> {
-  const sock = await new Promise<Socket>((resolve, reject) => {
-    const s = createConnection(path);
-    s.once('connect', () => resolve(s));
-    s.once('error', (e: NodeJS.ErrnoException) =>
-      reject(
-        e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
-          ? new StrataError('NOT_FOUND', `unknown network ${opts.network}: no switch is serving it (${e.code})`)
-          : new StrataError('IO', `cannot attach to network ${opts.network}: ${e.message}`),
-      ),
-    );
-  });
+  const sock = await openEndpoint(path, opts.network);
   const reader = new RecordReader();
   sock.write(encodeRecord(json({ strata: HELLO_VERSION, name: opts.name, vlan: opts.vlan })));
   const answer = await new Promise<{ ok: boolean; port?: number; name?: string; error?: string }>((resolve, reject) => {
