@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import { buildApiServer } from '../api/api-server.js';
@@ -18,7 +19,7 @@ import { InstanceManager } from '../services/instances/instance-manager.js';
 import { OperationManager } from '../services/instances/operations.js';
 import { QemuEngine } from '../services/instances/qemu-engine.js';
 import { StateStore } from '../services/instances/state-store.js';
-import { networkPaths } from '../services/network/network-service.js';
+import { controlRequest, type NetworkStatus, networkPaths } from '../services/network/network-service.js';
 import { NetworkStore } from '../services/network/network-store.js';
 import { requestDialledPort } from '../services/network/switch-endpoint.js';
 import { SandboxManager } from '../services/sandboxes/wasi-sandbox.js';
@@ -82,7 +83,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const store = new StateStore(paths.db);
   const events = new EventLog(store);
   const operations = new OperationManager(store, events);
-  const controls = opts.controls ?? CgroupControls.detect();
+  // Each daemon home has its own cgroup scope, so daemons of different homes never share an instance's group.
+  const controls =
+    opts.controls ??
+    CgroupControls.detect(undefined, createHash('sha256').update(resolvePath(opts.home)).digest('hex').slice(0, 12));
   logger.info({ controls: controls.support }, `resource controls: ${controls.support.summary}`);
   const engines =
     opts.engines ??
@@ -94,12 +98,21 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
           attachNic: async (nic, socketPath, nicBytesPerSec) => {
             const nets = new NetworkStore(nic.home);
             await ensureServed(nets, nic.network, opts.env);
-            await requestDialledPort(networkPaths(nets.runDir, nic.network).socket, {
+            const port = await requestDialledPort(networkPaths(nets.runDir, nic.network).socket, {
               network: nic.network,
               name: nic.port,
               dial: socketPath,
               rateBytesPerSec: nicBytesPerSec,
             });
+            return { portName: port.name };
+          },
+          nicCounters: async (nic) => {
+            const status = await controlRequest<NetworkStatus>(new NetworkStore(nic.home).runDir, nic.network, {
+              op: 'status',
+            });
+            const c = status.ports.find((p) => p.name === nic.portName)?.counters;
+            // The switch port receives what the guest sends.
+            return c && { rxBytes: c.txBytes, txBytes: c.rxBytes, rxPackets: c.txPackets, txPackets: c.rxPackets };
           },
         }),
       ],

@@ -90,7 +90,7 @@ test('daemon: builtin and QEMU VMs on one network get DHCP leases, ping each oth
   const p4 = await c1.command(`ping -c 3 -w 20 ${a3}`, /(\d+) packets received/, 90_000);
   assert.ok(Number(p4[1]) > 0, `a builtin guest pings the QEMU guest: ${c1.text.slice(-400)}`);
 
-  for (const name of ['vm1', 'vm2']) {
+  for (const name of ['vm1', 'vm2', 'vm3']) {
     for (const m of [
       'strata_instance_nic_rx_bytes_total',
       'strata_instance_nic_tx_bytes_total',

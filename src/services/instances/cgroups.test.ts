@@ -39,6 +39,21 @@ test('cgroup v1: shares scale from weight, quota in cfs units, no quota is -1', 
   );
 });
 
+test('a scope keeps the groups of daemons with different homes apart', () => {
+  const root = mkdtempSync(join(tmpdir(), 'cg2s-'));
+  writeFileSync(join(root, 'cgroup.controllers'), 'cpu memory\n');
+  const a = CgroupControls.detect(root, 'homeA');
+  const b = CgroupControls.detect(root, 'homeB');
+  a.apply('vm1', 11, limits, 64 * 1024 * 1024);
+  b.apply('vm1', 22, { ...limits, cpuQuotaPercent: 0 }, 64 * 1024 * 1024);
+  assert.equal(readFileSync(join(root, 'strata', 'homeA', 'vm1', 'cgroup.procs'), 'utf8'), '11');
+  assert.equal(readFileSync(join(root, 'strata', 'homeB', 'vm1', 'cgroup.procs'), 'utf8'), '22');
+  assert.equal(readFileSync(join(root, 'strata', 'homeA', 'vm1', 'cpu.max'), 'utf8'), '50000 100000');
+  assert.equal(readFileSync(join(root, 'strata', 'homeB', 'vm1', 'cpu.max'), 'utf8'), 'max 100000');
+  assert.equal(readFileSync(join(root, 'strata', 'homeA', 'cgroup.subtree_control'), 'utf8'), '+cpu +memory');
+  assert.throws(() => CgroupControls.detect(root, '../x'), /invalid cgroup scope '\.\.\/x'/);
+});
+
 test('without cgroups the controls say clearly that CPU limits are not enforced', () => {
   const c = CgroupControls.detect(mkdtempSync(join(tmpdir(), 'cg0-')));
   assert.equal(c.support.kind, 'none');

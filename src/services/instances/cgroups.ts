@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorMessage } from '../../base/errors.js';
+import { errorMessage, StrataError } from '../../base/errors.js';
 import type { InstanceLimits } from './state-store.js';
 
 /** What resource controls the host gives, in words for `strata info` and the daemon's log. */
@@ -41,6 +41,8 @@ export class CgroupControls implements ResourceControls {
     private readonly root: string,
     kind: ControlsSupport['kind'],
     why?: string,
+    /** The groups' parent below each hierarchy's root: `strata`, or `strata/SCOPE`. */
+    private readonly base = 'strata',
   ) {
     const summary =
       kind === 'none'
@@ -49,22 +51,31 @@ export class CgroupControls implements ResourceControls {
     this.support = { kind, summary };
   }
 
-  /** Looks at `root` (default `/sys/fs/cgroup`) and tries to create the `strata` groups. */
-  static detect(root = '/sys/fs/cgroup'): CgroupControls {
+  /**
+   * Looks at `root` (default `/sys/fs/cgroup`) and tries to create the `strata` groups. `scope` (a daemon's own
+   * key, say a hash of its home) puts this daemon's groups under `strata/SCOPE`, so that daemons with different
+   * homes on one host never share an instance's group.
+   */
+  static detect(root = '/sys/fs/cgroup', scope?: string): CgroupControls {
+    if (scope !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(scope)) {
+      throw new StrataError('INVALID_ARGUMENT', `invalid cgroup scope '${scope}'`);
+    }
+    const base = scope ? join('strata', scope) : 'strata';
     try {
       if (existsSync(join(root, 'cgroup.controllers'))) {
         const controllers = readFileSync(join(root, 'cgroup.controllers'), 'utf8');
         if (!/\bcpu\b/.test(controllers))
           return new CgroupControls(root, 'none', 'cgroup v2 without the cpu controller');
-        mkdirSync(join(root, 'strata'), { recursive: true });
+        mkdirSync(join(root, base), { recursive: true });
         writeFileSync(join(root, 'cgroup.subtree_control'), '+cpu +memory');
         writeFileSync(join(root, 'strata', 'cgroup.subtree_control'), '+cpu +memory');
-        return new CgroupControls(root, 'cgroup-v2');
+        if (scope) writeFileSync(join(root, base, 'cgroup.subtree_control'), '+cpu +memory');
+        return new CgroupControls(root, 'cgroup-v2', undefined, base);
       }
       if (existsSync(join(root, 'cpu', 'cpu.shares'))) {
-        mkdirSync(join(root, 'cpu', 'strata'), { recursive: true });
-        if (existsSync(join(root, 'memory'))) mkdirSync(join(root, 'memory', 'strata'), { recursive: true });
-        return new CgroupControls(root, 'cgroup-v1');
+        mkdirSync(join(root, 'cpu', base), { recursive: true });
+        if (existsSync(join(root, 'memory'))) mkdirSync(join(root, 'memory', base), { recursive: true });
+        return new CgroupControls(root, 'cgroup-v1', undefined, base);
       }
       return new CgroupControls(root, 'none');
     } catch (err) {
@@ -89,7 +100,7 @@ export class CgroupControls implements ResourceControls {
     if (this.support.kind === 'none') return [this.support.summary];
     const cap = String(memoryCapBytes + VMM_OVERHEAD_BYTES);
     if (this.support.kind === 'cgroup-v2') {
-      const dir = join(this.root, 'strata', name);
+      const dir = join(this.root, this.base, name);
       mkdirSync(dir, { recursive: true });
       tryWrite(join(dir, 'cpu.weight'), String(limits.cpuWeight), 'CPU weight');
       const quota = limits.cpuQuotaPercent > 0 ? String((limits.cpuQuotaPercent * PERIOD_US) / 100) : 'max';
@@ -98,7 +109,7 @@ export class CgroupControls implements ResourceControls {
       tryWrite(join(dir, 'cgroup.procs'), String(pid), 'cgroup membership');
       return notes;
     }
-    const cpuDir = join(this.root, 'cpu', 'strata', name);
+    const cpuDir = join(this.root, 'cpu', this.base, name);
     mkdirSync(cpuDir, { recursive: true });
     // cgroup v1 shares: 1024 is the default, as weight 100 is in v2.
     tryWrite(
@@ -110,8 +121,8 @@ export class CgroupControls implements ResourceControls {
     const quota = limits.cpuQuotaPercent > 0 ? String((limits.cpuQuotaPercent * PERIOD_US) / 100) : '-1';
     tryWrite(join(cpuDir, 'cpu.cfs_quota_us'), quota, 'CPU quota');
     tryWrite(join(cpuDir, 'cgroup.procs'), String(pid), 'cgroup membership (cpu)');
-    const memDir = join(this.root, 'memory', 'strata', name);
-    if (existsSync(join(this.root, 'memory', 'strata'))) {
+    const memDir = join(this.root, 'memory', this.base, name);
+    if (existsSync(join(this.root, 'memory', this.base))) {
       mkdirSync(memDir, { recursive: true });
       tryWrite(join(memDir, 'memory.limit_in_bytes'), cap, 'memory cap');
       tryWrite(join(memDir, 'cgroup.procs'), String(pid), 'cgroup membership (memory)');
@@ -122,9 +133,9 @@ export class CgroupControls implements ResourceControls {
   throttledSeconds(name: string): number | undefined {
     const dir =
       this.support.kind === 'cgroup-v2'
-        ? join(this.root, 'strata', name)
+        ? join(this.root, this.base, name)
         : this.support.kind === 'cgroup-v1'
-          ? join(this.root, 'cpu', 'strata', name)
+          ? join(this.root, 'cpu', this.base, name)
           : undefined;
     if (!dir) return undefined;
     try {
@@ -141,8 +152,8 @@ export class CgroupControls implements ResourceControls {
   remove(name: string): void {
     const dirs =
       this.support.kind === 'cgroup-v2'
-        ? [join(this.root, 'strata', name)]
-        : [join(this.root, 'cpu', 'strata', name), join(this.root, 'memory', 'strata', name)];
+        ? [join(this.root, this.base, name)]
+        : [join(this.root, 'cpu', this.base, name), join(this.root, 'memory', this.base, name)];
     for (const d of dirs) {
       try {
         rmdirSync(d);

@@ -84,3 +84,18 @@ export interface Engine {
    */
   attach(runDir: string, signal?: AbortSignal): Promise<VmHandle | { gone: VmmExit }>;
 }
+
+/** A NIC of a QEMU VM once it has joined its network: where, and under which switch port name. */
+export interface QemuNic {
+  network: string;
+  home: string;
+  portName: string;
+}
+
+/** NIC traffic from the guest's side. */
+export interface NicCounters {
+  rxBytes: number;
+  txBytes: number;
+  rxPackets: number;
+  txPackets: number;
+}

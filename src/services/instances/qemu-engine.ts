@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { StrataError } from '../../base/errors.js';
 import type { VmmExit, VmmNicConfig } from '../../hypervisor/vmm-protocol.js';
 import { isAlive, logTail } from './builtin-engine.js';
-import type { Engine, EngineVmSpec, VmHandle } from './engine.js';
+import type { Engine, EngineVmSpec, NicCounters, QemuNic, VmHandle } from './engine.js';
 import { chooseAccel, QEMU_FILES, qemuArgs, qemuNicSocket } from './qemu-args.js';
 import { QemuVmHandle } from './qemu-handle.js';
 import { QmpClient } from './qmp-client.js';
@@ -22,7 +22,9 @@ export interface QemuEngineOptions {
    * NIC listens. The daemon provides it (the network service is a sibling of this one); without it, a VM with NICs
    * is refused.
    */
-  attachNic?: (nic: VmmNicConfig, socketPath: string, nicBytesPerSec: number) => Promise<void>;
+  attachNic?: (nic: VmmNicConfig, socketPath: string, nicBytesPerSec: number) => Promise<{ portName: string }>;
+  /** The traffic of a NIC as its guest sees it, read at the network's switch port (undefined: not known now). */
+  nicCounters?: (nic: QemuNic) => Promise<NicCounters | undefined>;
 }
 
 function kvmUsable(): boolean {
@@ -99,13 +101,19 @@ export class QemuEngine implements Engine {
         const handle = new QemuVmHandle(qmp, spec.runDir, pid, spec.memoryBytes, exitInfo);
         await handle.connectConsole();
         // QEMU set its netdevs up before it answered QMP, so their sockets listen now; the guest waits (-S).
+        const joined: QemuNic[] = [];
         for (const [i, nic] of nics.entries()) {
-          await attachNic!(nic, at(qemuNicSocket(i)), spec.limits.nicBytesPerSec ?? 0).catch((err: unknown) => {
-            child.kill('SIGKILL');
-            qmp.close();
-            throw new NicAttachError(err);
-          });
+          const { portName } = await attachNic!(nic, at(qemuNicSocket(i)), spec.limits.nicBytesPerSec ?? 0).catch(
+            (err: unknown) => {
+              child.kill('SIGKILL');
+              qmp.close();
+              throw new NicAttachError(err);
+            },
+          );
+          joined.push({ network: nic.network, home: nic.home, portName });
         }
+        writeFileSync(at(QEMU_NICS_FILE), JSON.stringify(joined));
+        handle.setNics(joined, this.opts.nicCounters);
         return handle;
       } catch (err) {
         if (err instanceof NicAttachError) throw err.cause;
@@ -141,7 +149,25 @@ export class QemuEngine implements Engine {
     }
     const handle = new QemuVmHandle(qmp, runDir, pid, memoryBytes);
     await handle.connectConsole().catch(() => undefined);
+    handle.setNics(readNics(join(runDir, QEMU_NICS_FILE)), this.opts.nicCounters);
     return handle;
+  }
+}
+
+/** The NICs a QEMU VM joined (so that a restarted daemon can still count their traffic). */
+const QEMU_NICS_FILE = 'nics.json';
+
+function readNics(path: string): QemuNic[] {
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    return Array.isArray(v)
+      ? v.filter(
+          (n): n is QemuNic =>
+            typeof n?.network === 'string' && typeof n?.home === 'string' && typeof n?.portName === 'string',
+        )
+      : [];
+  } catch {
+    return [];
   }
 }
 

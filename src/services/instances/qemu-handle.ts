@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { ConsoleRing } from '../../hypervisor/console-ring.js';
 import type { VmmExit, VmmRateLimits, VmmState, VmmStats } from '../../hypervisor/vmm-protocol.js';
-import type { ConsoleListener, ConsoleSubscription, VmHandle } from './engine.js';
+import type { ConsoleListener, ConsoleSubscription, NicCounters, QemuNic, VmHandle } from './engine.js';
 import { readProcUsage } from './proc-stats.js';
 import { QEMU_FILES } from './qemu-args.js';
 import type { QmpClient } from './qmp-client.js';
@@ -51,6 +51,8 @@ export class QemuVmHandle implements VmHandle {
   private quitRequested = false;
   private guestPoweredOff = false;
   private detached = false;
+  private nics: QemuNic[] = [];
+  private nicCounters: ((nic: QemuNic) => Promise<NicCounters | undefined>) | undefined;
 
   constructor(
     private readonly qmp: QmpClient,
@@ -148,6 +150,27 @@ export class QemuVmHandle implements VmHandle {
     }
   }
 
+  /** The NICs this VM joined and how to read their traffic (at the switch ports, since QEMU does not count it). */
+  setNics(nics: QemuNic[], counters: ((nic: QemuNic) => Promise<NicCounters | undefined>) | undefined): void {
+    this.nics = nics;
+    this.nicCounters = counters;
+  }
+
+  private async nicTotals(): Promise<NicCounters | undefined> {
+    const read = this.nicCounters;
+    if (!read || this.nics.length === 0) return undefined;
+    const total: NicCounters = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 };
+    for (const nic of this.nics) {
+      const c = await read(nic).catch(() => undefined);
+      if (!c) continue;
+      total.rxBytes += c.rxBytes;
+      total.txBytes += c.txBytes;
+      total.rxPackets += c.rxPackets;
+      total.txPackets += c.txPackets;
+    }
+    return total;
+  }
+
   async state(): Promise<VmmState> {
     const r = await this.qmp.command<{ status: string }>('query-status');
     return vmmStateOf(r.status);
@@ -160,6 +183,7 @@ export class QemuVmHandle implements VmHandle {
       .catch(() => []);
     const s = blocks.find((b) => b.device === 'disk0')?.stats ?? {};
     const proc = readProcUsage(this.pid);
+    const nic = await this.nicTotals();
     return {
       state: status,
       pid: this.pid,
@@ -170,8 +194,9 @@ export class QemuVmHandle implements VmHandle {
       diskWriteBytes: s.wr_bytes ?? 0,
       diskReadOps: s.rd_operations ?? 0,
       diskWriteOps: s.wr_operations ?? 0,
-      nicRxBytes: 0,
-      nicTxBytes: 0,
+      nicRxBytes: nic?.rxBytes ?? 0,
+      nicTxBytes: nic?.txBytes ?? 0,
+      ...(nic ? { nicRxPackets: nic.rxPackets, nicTxPackets: nic.txPackets } : {}),
       consoleBytes: this.ring.totalBytes,
     };
   }
