@@ -18,6 +18,7 @@ import { InstanceManager } from '../services/instances/instance-manager.js';
 import { OperationManager } from '../services/instances/operations.js';
 import { QemuEngine } from '../services/instances/qemu-engine.js';
 import { StateStore } from '../services/instances/state-store.js';
+import { networkPaths } from '../services/network/network-service.js';
 import { NetworkStore } from '../services/network/network-store.js';
 import { SandboxManager } from '../services/sandboxes/wasi-sandbox.js';
 import { PoolRegistry } from '../services/storage/pools/pool-registry.js';
@@ -105,7 +106,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       ),
     serveNetwork: (name) => ensureServed(new NetworkStore(opts.home), name, opts.env),
     controls,
-    workloads: { container: new ContainerWorkloads(containers, imageStore), sandbox: new SandboxWorkloads(sandboxes) },
+    workloads: {
+      container: new ContainerWorkloads(containers, imageStore, {
+        serve: async (name) => {
+          const networks = new NetworkStore(opts.home);
+          const spec = await networks.get(name);
+          await ensureServed(networks, name, opts.env);
+          return { endpointPath: networkPaths(networks.runDir, name).socket, dhcp: spec.dhcp && !!spec.subnet };
+        },
+      }),
+      sandbox: new SandboxWorkloads(sandboxes),
+    },
     log: (msg) => logger.info(msg),
   });
   const recovered = await instances.runtime.recover();

@@ -95,9 +95,12 @@ export async function attachContainerNic(opts: ContainerNicOptions): Promise<Con
   if (opts.vlan) args.push('--vlan', String(opts.vlan));
   if (opts.watchPid) args.push('--watch-pid', String(opts.watchPid));
   const child = spawn(helper, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let done = false;
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => resolve(code));
     child.once('error', () => resolve(null));
+  }).finally(() => {
+    done = true;
   });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (s: string) => {
@@ -127,7 +130,8 @@ export async function attachContainerNic(opts: ContainerNicOptions): Promise<Con
   child.unref();
   const pid = child.pid as number;
   const remove = async () => {
-    await endProcess(pid, exited);
+    // Once it has exited (and was reaped) its pid may belong to another process: never signal it then.
+    if (!done) await endProcess(pid, exited);
   };
   return { ifName, portNo, pid, remove };
 }
