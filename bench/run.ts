@@ -2,6 +2,7 @@
 // its own file and is listed in SECTIONS; `npm run bench -- storage` runs only the named sections.
 import { ensureDebianImage } from '../test/helpers/debian-image.js';
 import { type EngineFigures, imagePaths, measureEngine } from './boot-and-compute.js';
+import { containerNetworkSection } from './container-network.js';
 import { containersSection } from './containers.js';
 import { measureHartMips } from './hart-mips.js';
 import { measureSwitchForwarding } from './network.js';
@@ -85,6 +86,7 @@ const SECTIONS: readonly BenchSection[] = [
   switchSection,
   vmNetworkSection,
   containersSection,
+  containerNetworkSection,
 ];
 
 try {

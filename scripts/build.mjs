@@ -1,5 +1,6 @@
 // Builds Strata: TypeScript to dist/, the AssemblyScript hart to build/hart.wasm, and the web console (src/web,
-// Vite + Preact) to static files in dist/web/ that the daemon serves at `/`.
+// Vite + Preact) to static files in dist/web/ that the daemon serves at `/`, and the native helper
+// build/strata-tap-bridge (native/strata-tap-bridge.c, which puts containers on networks) with the system C compiler.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -22,6 +23,22 @@ const asEntry = join(root, 'src/machine/cpu/assembly/index.ts');
 if (existsSync(asEntry)) {
   mkdirSync(join(root, 'build'), { recursive: true });
   run(bin('asc'), [asEntry, '--config', join(root, 'src/machine/cpu/assembly/asconfig.json'), '--target', 'release']);
+}
+
+// The TAP bridge helper: without a C compiler the build still succeeds, and container networking reports at launch
+// that the helper is missing.
+const tapSource = join(root, 'native/strata-tap-bridge.c');
+if (existsSync(tapSource)) {
+  const cc = process.env.CC || 'cc';
+  const probe = spawnSync(cc, ['--version'], { stdio: 'ignore' });
+  if (probe.error || probe.status !== 0) {
+    process.stderr.write(
+      `build: no C compiler (${cc}): build/strata-tap-bridge not built, containers cannot join networks\n`,
+    );
+  } else {
+    mkdirSync(join(root, 'build'), { recursive: true });
+    run(cc, ['-O2', '-Wall', '-Wextra', '-std=c11', '-o', join(root, 'build/strata-tap-bridge'), tapSource]);
+  }
 }
 
 const webRoot = join(root, 'src/web');

@@ -134,7 +134,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       ),
     serveNetwork: (name) => ensureServed(new NetworkStore(opts.home), name, opts.env),
     controls,
-    workloads: { container: new ContainerWorkloads(containers, imageStore), sandbox: new SandboxWorkloads(sandboxes) },
+    workloads: {
+      container: new ContainerWorkloads(containers, imageStore, {
+        serve: async (name) => {
+          const networks = new NetworkStore(opts.home);
+          const spec = await networks.get(name);
+          await ensureServed(networks, name, opts.env);
+          return { endpointPath: networkPaths(networks.runDir, name).socket, dhcp: spec.dhcp && !!spec.subnet };
+        },
+      }),
+      sandbox: new SandboxWorkloads(sandboxes),
+    },
     log: (msg) => logger.info(msg),
   });
   const recovered = await instances.runtime.recover();

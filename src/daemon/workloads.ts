@@ -3,9 +3,18 @@
  * the instance manager's WorkloadBackend interface. The services never import each other; the daemon joins them.
  */
 
-import { basename } from 'node:path';
-import { StrataError } from '../base/errors.js';
+import { createHash } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { errorMessage, StrataError } from '../base/errors.js';
 import type { ContainerInfo, ContainerManager } from '../services/containers/container-manager.js';
+import {
+  attachContainerNic,
+  type ContainerNic,
+  readInterfaceIpv4,
+  removeHelperByPid,
+  tapBridgeUnavailable,
+} from '../services/containers/network-hook.js';
 import { CONTAINER_ROOTFS_DIR, containerImageStoreName } from '../services/images/container-image.js';
 import { type ImageStore, imageTypeOf } from '../services/images/image-store.js';
 import type {
@@ -51,11 +60,50 @@ function containerView(c: ContainerInfo): WorkloadView {
   };
 }
 
+/** How containers reach networks: the daemon serves a network on demand and names its switch endpoint. */
+export interface ContainerNetworkAccess {
+  /** Makes sure network `name` is served; its switch endpoint socket and whether it runs a DHCP server. */
+  serve(name: string): Promise<{ endpointPath: string; dhcp: boolean }>;
+}
+
+/**
+ * A container's network attachment, kept in its folder as `nic.json` (deleted with it): the network, the MAC of its
+ * `eth0`, and the pid of the TAP bridge helper of the current run (so a later daemon can end it).
+ */
+interface NicRecord {
+  network: string;
+  mac: string;
+  helperPid?: number | undefined;
+}
+
+/**
+ * The DHCP client run in the container once its `eth0` is attached: busybox `udhcpc` (the busybox image ships the
+ * script that applies a lease) or ISC `dhclient` (the Debian image). Either asks for a lease, applies it, then goes
+ * to the background inside the container and renews it; it ends with the container.
+ */
+const DHCP_CLIENT = [
+  '/bin/sh',
+  '-c',
+  'if command -v udhcpc >/dev/null 2>&1; then exec udhcpc -i eth0 -n -t 10 -T 1; ' +
+    'elif command -v dhclient >/dev/null 2>&1; then exec dhclient -4 -1 eth0; ' +
+    'else echo "no DHCP client (udhcpc or dhclient) in the container" >&2; exit 127; fi',
+];
+
+/** A stable MAC for a container's NIC: locally administered, unicast, derived from its name. */
+function containerMac(name: string): string {
+  const h = createHash('sha256').update(`container:${name}`).digest();
+  return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
 /** Containers run by runc as instances of type `container`; images come from the image store. */
 export class ContainerWorkloads implements WorkloadBackend {
+  /** The NIC of each running container this daemon attached, with the address its DHCP client got. */
+  private readonly nics = new Map<string, { nic: ContainerNic; ipv4: string | null }>();
+
   constructor(
     private readonly containers: ContainerManager,
     private readonly images: ImageStore,
+    private readonly networks?: ContainerNetworkAccess,
   ) {}
 
   /** Undefined when runc, cgroups and overlayfs are there. */
@@ -70,12 +118,12 @@ export class ContainerWorkloads implements WorkloadBackend {
 
   /** Every container. */
   async list(): Promise<WorkloadView[]> {
-    return (await this.containers.list()).map(containerView);
+    return Promise.all((await this.containers.list()).map((c) => this.view(c)));
   }
 
   /** One container; NOT_FOUND when there is none. */
   async info(name: string): Promise<WorkloadView> {
-    return containerView(await this.containers.info(name));
+    return this.view(await this.containers.info(name));
   }
 
   /** Finds the container image (`busybox` or `busybox-container`) and launches a container from it. */
@@ -90,6 +138,12 @@ export class ContainerWorkloads implements WorkloadBackend {
       );
     }
     const m = resolved.manifest;
+    if (spec.network !== undefined) {
+      // Everything a network needs is checked before the container is made.
+      const missing = tapBridgeUnavailable();
+      if (missing) throw new StrataError('UNAVAILABLE', `containers cannot join networks: ${missing}`);
+      await this.serveNetwork(spec.network);
+    }
     await this.containers.launch({
       name: spec.name,
       image: {
@@ -103,21 +157,35 @@ export class ContainerWorkloads implements WorkloadBackend {
         ...(spec.cpuQuotaPercent ? { cpuQuotaPercent: spec.cpuQuotaPercent } : {}),
       },
     });
+    if (spec.network === undefined) return;
+    try {
+      await this.saveNic(spec.name, { network: spec.network, mac: containerMac(spec.name) });
+      await this.attachNic(spec.name);
+    } catch (err) {
+      await this.detachNic(spec.name);
+      await this.containers.delete(spec.name, { force: true }).catch(() => undefined);
+      throw err;
+    }
   }
 
-  /** Starts a stopped container (its layer kept). */
+  /** Starts a stopped container (its layer kept) and attaches it to its network again. */
   async start(name: string): Promise<void> {
     await this.containers.start(name);
+    await this.attachOrStop(name);
   }
 
-  /** Stops a container (SIGTERM, then SIGKILL after the grace period; at once with `force`). */
+  /** Stops a container (SIGTERM, then SIGKILL after the grace period; at once with `force`); its NIC goes. */
   async stop(name: string, force: boolean): Promise<void> {
     await this.containers.stop(name, { force });
+    await this.detachNic(name);
   }
 
-  /** Stops and starts again. */
+  /** Stops and starts again, with a new NIC. */
   async restart(name: string, force: boolean): Promise<void> {
-    await this.containers.restart(name, { force });
+    await this.containers.stop(name, { force });
+    await this.detachNic(name);
+    await this.containers.start(name);
+    await this.attachOrStop(name);
   }
 
   /** Freezes every process of the container. */
@@ -130,9 +198,11 @@ export class ContainerWorkloads implements WorkloadBackend {
     await this.containers.resume(name);
   }
 
-  /** Removes the container and every trace of it. */
-  delete(name: string, force: boolean): Promise<void> {
-    return this.containers.delete(name, { force });
+  /** Removes the container and every trace of it: its NIC helper too. */
+  async delete(name: string, force: boolean): Promise<void> {
+    const rec = await this.loadNic(name).catch(() => undefined);
+    await this.containers.delete(name, { force });
+    await this.detachNic(name, rec);
   }
 
   /** `runc exec` in the running container; the exit code passes through. */
@@ -145,6 +215,91 @@ export class ContainerWorkloads implements WorkloadBackend {
   async openConsole(name: string, listener: (bytes: Uint8Array) => void): Promise<WorkloadConsole> {
     const sub = this.containers.subscribeConsole(name, listener);
     return { ...sub, send: (bytes) => this.containers.sendConsole(name, bytes) };
+  }
+
+  // ---- networks ----
+
+  private async view(c: ContainerInfo): Promise<WorkloadView> {
+    const rec = await this.loadNic(c.name).catch(() => undefined);
+    if (!rec) return containerView(c);
+    let ipv4: string | null = null;
+    if (c.status !== 'stopped') {
+      const known = this.nics.get(c.name);
+      ipv4 = known?.ipv4 ?? (c.netnsPath ? await readInterfaceIpv4(c.netnsPath) : null);
+    }
+    return { ...containerView(c), network: rec.network, ipv4 };
+  }
+
+  private async serveNetwork(network: string): Promise<{ endpointPath: string; dhcp: boolean }> {
+    if (!this.networks) throw new StrataError('UNAVAILABLE', 'this daemon does not run networks for containers');
+    return this.networks.serve(network);
+  }
+
+  private nicPath(name: string): string {
+    return join(this.containers.containersDir, name, 'nic.json');
+  }
+
+  private async loadNic(name: string): Promise<NicRecord | undefined> {
+    const text = await readFile(this.nicPath(name), 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    return text === undefined ? undefined : (JSON.parse(text) as NicRecord);
+  }
+
+  private async saveNic(name: string, rec: NicRecord): Promise<void> {
+    const path = this.nicPath(name);
+    await writeFile(`${path}.tmp`, `${JSON.stringify(rec)}\n`);
+    await rename(`${path}.tmp`, path);
+  }
+
+  /** Attaches a running container to its network, if it has one: TAP bridge helper, then the DHCP client. */
+  private async attachNic(name: string): Promise<void> {
+    const rec = await this.loadNic(name);
+    if (!rec) return;
+    const info = await this.containers.info(name);
+    if (!info.netnsPath || !info.pid) throw new StrataError('CONFLICT', `container '${name}' is not running`);
+    const net = await this.serveNetwork(rec.network);
+    const nic = await attachContainerNic({
+      netnsPath: info.netnsPath,
+      watchPid: info.pid,
+      endpointPath: net.endpointPath,
+      network: rec.network,
+      portName: name,
+      mac: rec.mac,
+    });
+    const entry = { nic, ipv4: null as string | null };
+    this.nics.set(name, entry);
+    await this.saveNic(name, { ...rec, helperPid: nic.pid });
+    if (!net.dhcp) return;
+    const r = await this.containers.exec(name, DHCP_CLIENT, { signal: AbortSignal.timeout(60_000) }).catch((err) => {
+      throw new StrataError('UNAVAILABLE', `container '${name}': DHCP client failed: ${errorMessage(err)}`);
+    });
+    if (r.exitCode !== 0) {
+      const why = r.stderr.toString('utf8').trim().split('\n').pop() || `exit ${r.exitCode}`;
+      throw new StrataError('UNAVAILABLE', `container '${name}' got no address from network '${rec.network}': ${why}`);
+    }
+    entry.ipv4 = await readInterfaceIpv4(info.netnsPath);
+  }
+
+  /** attachNic for a container just started; on failure stops it again (no half-attached container). */
+  private async attachOrStop(name: string): Promise<void> {
+    try {
+      await this.attachNic(name);
+    } catch (err) {
+      await this.containers.stop(name, { force: true }).catch(() => undefined);
+      await this.detachNic(name);
+      throw err;
+    }
+  }
+
+  /** Ends the container's TAP bridge helper (the one this daemon started, or the one its record names). */
+  private async detachNic(name: string, rec?: NicRecord): Promise<void> {
+    const known = this.nics.get(name);
+    this.nics.delete(name);
+    if (known) await known.nic.remove();
+    const r = rec ?? (await this.loadNic(name).catch(() => undefined));
+    if (r?.helperPid && r.helperPid !== known?.nic.pid) await removeHelperByPid(r.helperPid);
   }
 }
 

@@ -3,14 +3,15 @@
 // sees them, a memory limit that kills, pause/resume, stop/start keeping the layer, and delete leaving no trace.
 // Bad input (no runc, no cgroups, wrong architecture) fails at launch with one line and leaves nothing behind.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ContainerManager } from '../../src/services/containers/container-manager.js';
 import { mountPoints } from '../../src/services/containers/host-checks.js';
-import { attachContainerNic } from '../../src/services/containers/network-hook.js';
+import { attachContainerNic, TAP_BRIDGE_PATH } from '../../src/services/containers/network-hook.js';
+import { serveNetwork } from '../../src/services/network/network-host.js';
 import { ensureContainerImage, type SharedContainerImage } from '../helpers/container-images.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -352,90 +353,84 @@ test('bad input fails at launch with one line and leaves nothing behind', { skip
   await expectClean('dup');
 });
 
-test('the network hook: a veth into the container, DHCP from the network, traffic both ways', {
-  skip,
+test('the network hook: a TAP into the container on a Strata network, DHCP from the network, traffic both ways', {
+  skip: skip || (!existsSync(TAP_BRIDGE_PATH) ? 'TAP bridge helper not built (no C compiler)' : false),
   timeout: 300_000,
 }, async (t) => {
   const octet = 1 + (process.pid % 250);
   const subnet = `10.254.${octet}`;
-  const bridge = `stbr${process.pid % 100000}`;
-  // Stand-in for a Strata network: a Linux bridge with the gateway address and busybox's DHCP server on it.
-  // Integration replaces this with the network service's switch and DHCP.
-  const sh = (cmd: string, args: string[]) => {
-    const r = spawnSync(cmd, args);
-    assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stderr.toString()}`);
+  const runDir = mkdtempSync(join(tmpdir(), 'strata-hook-'));
+  t.after(() => rmSync(runDir, { recursive: true, force: true }));
+  const net = await serveNetwork({ name: 'hooknet', subnet: `${subnet}.1/24` }, { runDir, dnsUpstream: null });
+  t.after(() => net.close());
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
   };
-  sh('ip', ['link', 'add', bridge, 'type', 'bridge']);
-  t.after(() => spawnSync('ip', ['link', 'del', bridge]));
-  sh('ip', ['addr', 'add', `${subnet}.1/24`, 'dev', bridge]);
-  sh('ip', ['link', 'set', bridge, 'up']);
-  const conf = join(home, 'udhcpd.conf');
-  writeFileSync(join(home, 'udhcpd.leases'), '');
-  writeFileSync(
-    conf,
-    `start ${subnet}.50\nend ${subnet}.60\ninterface ${bridge}\nlease_file ${join(home, 'udhcpd.leases')}\n` +
-      `option subnet 255.255.255.0\noption router ${subnet}.1\n`,
-  );
-  const dhcpd = spawn('busybox', ['udhcpd', '-f', conf], { stdio: 'ignore' });
-  t.after(() => dhcpd.kill());
 
   const name = `net-${process.pid}`;
   const info = await mgr.launch({ name, image: image(debian) });
-  assert.ok(info.netnsPath);
-  const host = `sth${process.pid % 100000}`;
-  let handed = '';
-  const nic = await attachContainerNic(
-    { netnsPath: info.netnsPath, hostIfName: host, mac: '52:54:00:12:34:56', mtu: 1400 },
-    (ifname) => {
-      handed = ifname;
-      sh('ip', ['link', 'set', ifname, 'master', bridge]);
-    },
-  );
-  assert.equal(handed, host);
+  assert.ok(info.netnsPath && info.pid);
+  const attach = (netnsPath: string, portName: string, extra: { mac?: string; watchPid?: number } = {}) =>
+    attachContainerNic({ netnsPath, endpointPath: net.endpoint.path, network: 'hooknet', portName, ...extra });
+  const nic = await attach(info.netnsPath, 'debian', { mac: '52:54:00:12:34:56', watchPid: info.pid });
   const link = (await mgr.exec(name, ['ip', '-o', 'link', 'show', 'eth0'])).stdout.toString();
-  assert.match(link, /eth0.*mtu 1400.*state UP/);
+  assert.match(link, /eth0: <[^>]*\bUP\b/);
   assert.match(link, /52:54:00:12:34:56/);
-  // The Debian image's DHCP client gets an address from the network.
+  assert.ok(net.sw.portByName('debian'), 'the container is a port of the switch');
+  // The Debian image's DHCP client gets an address from the network's DHCP server.
   const dh = await mgr.exec(name, ['dhclient', '-1', 'eth0']);
   assert.equal(dh.exitCode, 0, dh.stderr.toString());
   const addr = (await mgr.exec(name, ['ip', '-4', '-o', 'addr', 'show', 'eth0'])).stdout.toString();
-  assert.match(addr, new RegExp(`inet ${subnet.replace(/\./g, '\\.')}\\.(5\\d|60)/24`));
+  assert.match(addr, new RegExp(`inet ${subnet.replace(/\./g, '\\.')}\\.\\d+/24`));
+  const lease = net.router?.interfaces[0]?.dhcp?.list().find((l) => l.state === 'bound');
+  assert.ok(lease, 'a bound lease in the network');
   const ping = await mgr.exec(name, ['ping', '-c', '1', '-W', '3', `${subnet}.1`]);
   assert.equal(ping.exitCode, 0, ping.stdout.toString() + ping.stderr.toString());
 
   // A busybox container on the same network: udhcpc with the image's lease script, then it pings the first one.
   const bb = `netbb-${process.pid}`;
   const bbInfo = await mgr.launch({ name: bb, image: image(busybox) });
-  await attachContainerNic({ netnsPath: bbInfo.netnsPath as string, hostIfName: `${host}b` }, (ifname) =>
-    sh('ip', ['link', 'set', ifname, 'master', bridge]),
-  );
+  const bbNic = await attach(bbInfo.netnsPath as string, 'busybox', { watchPid: bbInfo.pid as number });
   const udhcpc = await mgr.exec(bb, ['udhcpc', '-i', 'eth0', '-n', '-q', '-t', '5']);
   assert.equal(udhcpc.exitCode, 0, udhcpc.stderr.toString());
   const debianIp = /inet (\S+)\//.exec(addr)?.[1] as string;
   const bbPing = await mgr.exec(bb, ['ping', '-c', '1', '-W', '3', debianIp]);
   assert.equal(bbPing.exitCode, 0, bbPing.stdout.toString() + bbPing.stderr.toString());
+  // Deleting the container ends its helper (it follows the container's init) and frees its port.
   await mgr.delete(bb, { force: true });
+  const end = Date.now() + 5000;
+  while (alive(bbNic.pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(!alive(bbNic.pid), 'the helper ended with its container');
 
-  // A callback that fails leaves no interface behind.
+  // A failed attachment (no such endpoint) leaves no interface behind.
   await assert.rejects(
-    attachContainerNic({ netnsPath: info.netnsPath, hostIfName: `${host}x`, containerIfName: 'eth1' }, () => {
-      throw new Error('switch refused');
+    attachContainerNic({
+      netnsPath: info.netnsPath,
+      endpointPath: join(runDir, 'missing.sock'),
+      network: 'nosuch',
+      ifName: 'eth1',
     }),
-    /switch refused/,
+    /container NIC on network 'nosuch' failed: cannot connect to the switch endpoint/,
   );
-  assert.ok(!existsSync(`/sys/class/net/${host}x`));
-  await assert.rejects(
-    attachContainerNic({ netnsPath: '/etc/passwd', hostIfName: 'x' }, () => undefined),
-    /not a network namespace/,
-  );
+  const links = (await mgr.exec(name, ['ip', '-o', 'link'])).stdout.toString();
+  assert.doesNotMatch(links, /eth1/);
 
   await nic.remove();
-  assert.ok(!existsSync(`/sys/class/net/${host}`));
-  // A pair that is not removed dies with the container.
+  assert.ok(!alive(nic.pid));
+  assert.doesNotMatch((await mgr.exec(name, ['ip', '-o', 'link'])).stdout.toString(), /eth0/);
+  assert.equal(net.sw.portByName('debian'), undefined);
+  // A NIC that is not removed goes with the container.
   const again = await mgr.info(name);
-  await attachContainerNic({ netnsPath: again.netnsPath as string, hostIfName: host }, () => undefined);
+  const last = await attach(again.netnsPath as string, 'debian2', { watchPid: again.pid as number });
   await mgr.delete(name, { force: true });
-  assert.ok(!existsSync(`/sys/class/net/${host}`), 'the pair dies with the container');
+  const end2 = Date.now() + 5000;
+  while (alive(last.pid) && Date.now() < end2) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(!alive(last.pid), 'the helper dies with the container');
   assert.deepEqual(await traces(name), []);
   assert.deepEqual(await traces(bb), []);
 });

@@ -27,8 +27,7 @@ export function networkRoutes(deps: ApiDeps): ApiRoute[] {
     openflow: spec.openflow ?? null,
     createdAt: spec.createdAt,
     running: (await readRuntime(store.runDir, spec.name)) !== undefined,
-    usedBy: deps.instances
-      .list()
+    usedBy: (await deps.instances.listAll())
       .filter((i) => i.network === spec.name)
       .map((i) => `/1.0/instances/${i.name}`),
   });
@@ -92,7 +91,7 @@ export function networkRoutes(deps: ApiDeps): ApiRoute[] {
       handler: async (req) => {
         const name = (req as Named).params.name;
         const spec = await store.get(name);
-        const users = deps.instances.list().filter((i) => i.network === spec.name);
+        const users = (await deps.instances.listAll()).filter((i) => i.network === spec.name);
         if (users.length > 0) {
           throw new StrataError(
             'CONFLICT',

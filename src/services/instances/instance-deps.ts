@@ -63,6 +63,10 @@ export interface WorkloadView {
   exitCode?: number | null | undefined;
   /** One line on how the last run ended, when not by a plain exit. */
   statusReason: string | null;
+  /** The network it is attached to (containers), or null. */
+  network?: string | null | undefined;
+  /** Its IPv4 address on that network with the prefix length (`10.0.1.100/24`), while it has one. */
+  ipv4?: string | null | undefined;
 }
 
 /** What a create request gives a workload backend. */
@@ -78,6 +82,8 @@ export interface WorkloadCreateSpec {
   cpuWeight?: number | undefined;
   /** CPU cap in percent of one CPU (0: none), when asked for. */
   cpuQuotaPercent?: number | undefined;
+  /** Container: the network to attach to (checked to exist). */
+  network?: string | undefined;
 }
 
 /** What an exec returns. */

@@ -148,6 +148,9 @@ export class InstanceManager {
     const backend = this.deps.workloads?.[type];
     const why = backend ? await backend.unavailableReason() : 'not configured in this daemon';
     if (!backend || why) throw fieldError('type', `${type}s cannot run here: ${why}`);
+    if (spec.network !== undefined && !(await this.deps.networkExists?.(spec.network))) {
+      throw fieldError('network', `no network named '${spec.network}'`);
+    }
     if (await this.nameTaken(spec.name)) {
       throw new StrataError('INVALID_ARGUMENT', `invalid name: instance '${spec.name}' already exists`);
     }
@@ -386,7 +389,7 @@ function workloadView(type: WorkloadType, w: WorkloadView): InstanceView {
     cpus: 1,
     memoryBytes: Math.max(1, w.memoryBytes),
     diskSizeBytes: 1,
-    network: null,
+    network: w.network ?? null,
     limits: { cpuWeight: 100, cpuQuotaPercent: 0, diskIops: 0, diskBytesPerSec: 0, nicBytesPerSec: 0 },
     vmmPid: w.pid,
     createdAt: w.createdAt,

@@ -167,18 +167,23 @@ export interface ValidWorkloadCreate {
   memoryBytes?: number | undefined;
   cpuWeight?: number | undefined;
   cpuQuotaPercent?: number | undefined;
+  /** Container: the network its `eth0` joins. */
+  network?: string | undefined;
 }
 
 /**
- * Checks a container or sandbox create request: VM-only fields (engine, cpus, disk size, network, disk and NIC
- * limits) are refused naming the field; a sandbox needs its module (base64), a container must not have one.
+ * Checks a container or sandbox create request: VM-only fields (engine, cpus, disk size, disk and NIC limits) are
+ * refused naming the field, and so is a network for a sandbox; a sandbox needs its module (base64), a container
+ * must not have one.
  */
 export function validateWorkloadCreate(input: CreateInstanceInput, type: 'container' | 'sandbox'): ValidWorkloadCreate {
   checkInstanceName(input.name);
   for (const field of ['engine', 'cpus', 'diskSize'] as const) {
     if (input[field] !== undefined) throw fieldError(field, `not supported for a ${type}`);
   }
-  if (input.network != null) throw fieldError('network', `networks are not supported for a ${type} yet`);
+  if (input.network != null && type === 'sandbox') {
+    throw fieldError('network', 'a sandbox cannot join a network: a WASI module has no network interface');
+  }
   const l = input.limits ?? {};
   for (const field of ['diskIops', 'diskBytesPerSec', 'nicBytesPerSec'] as const) {
     if (l[field] !== undefined && l[field] !== 0) throw fieldError(`limits.${field}`, `not supported for a ${type}`);
@@ -215,5 +220,6 @@ export function validateWorkloadCreate(input: CreateInstanceInput, type: 'contai
     memoryBytes,
     cpuWeight: l.cpuWeight === undefined ? undefined : limits.cpuWeight,
     cpuQuotaPercent: l.cpuQuotaPercent === undefined ? undefined : limits.cpuQuotaPercent,
+    ...(input.network != null ? { network: input.network } : {}),
   };
 }

@@ -1,8 +1,8 @@
 // Real Linux clients against the virtual network: a network namespace made for the test holds a TAP device
-// whose frames a small Python helper carries to the switch endpoint (the same Unix-socket protocol a `strata run`
+// whose frames Strata's TAP bridge helper carries to the switch endpoint (the same Unix-socket protocol a `strata run`
 // uses). Inside the namespace busybox udhcpc gets a lease from our DHCP server, ping reaches the router, nslookup
 // goes through the DNS forwarder, and wget talks HTTP through the TCP NAT to a server on this host's loopback.
-// Traffic stays inside the namespace and on 127.0.0.1. Skipped unless root with /dev/net/tun, ip, python3, busybox.
+// Traffic stays inside the namespace and on 127.0.0.1. Skipped unless root with /dev/net/tun, ip, busybox and the built helper.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -12,8 +12,12 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { serveNetwork } from '../network-host.js';
+
+/** The TAP bridge helper (native/strata-tap-bridge.c), built next to the hart by `npm run build`. */
+const TAP_BRIDGE = fileURLToPath(new URL('../../../../build/strata-tap-bridge', import.meta.url));
 
 const run = promisify(execFile);
 const has = (cmd: string, ...args: string[]) => spawnSync(cmd, args).status === 0;
@@ -24,38 +28,11 @@ const skip =
       ? 'no /dev/net/tun'
       : !has('ip', '-V')
         ? 'no ip (iproute2)'
-        : !has('python3', '-c', 'pass')
-          ? 'no python3'
+        : !existsSync(TAP_BRIDGE)
+          ? 'TAP bridge helper not built (no C compiler)'
           : !has('busybox', 'true')
             ? 'no busybox'
             : false;
-
-/** The TAP <-> endpoint helper: TUNSETIFF(IFF_TAP|IFF_NO_PI), then frames both ways as length-prefixed records. */
-const TAP_HELPER = `
-import os, sys, fcntl, struct, socket, json, threading
-fd = os.open('/dev/net/tun', os.O_RDWR)
-fcntl.ioctl(fd, 0x400454ca, struct.pack('16sH', sys.argv[2].encode(), 0x0002 | 0x1000))
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(sys.argv[1])
-def rec(b): s.sendall(struct.pack('>I', len(b)) + b)
-def exact(n):
-    buf = b''
-    while len(buf) < n:
-        c = s.recv(n - len(buf))
-        if not c: os._exit(0)
-        buf += c
-    return buf
-rec(json.dumps({'strata': 1, 'name': 'tap'}).encode())
-hello = json.loads(exact(struct.unpack('>I', exact(4))[0]))
-if not hello.get('ok'): sys.exit(2)
-print('attached', flush=True)
-def down():
-    while True:
-        os.write(fd, exact(struct.unpack('>I', exact(4))[0]))
-threading.Thread(target=down, daemon=True).start()
-while True:
-    rec(os.read(fd, 65536))
-`;
 
 const DHCP_SCRIPT = `#!/bin/sh
 case "$1" in
@@ -120,11 +97,9 @@ test('Linux in a network namespace: udhcpc lease, ping, DNS via the forwarder, H
   }
   t.after(() => spawnSync('ip', ['netns', 'del', ns]));
   const helper: ChildProcess = spawn(
-    'ip',
-    ['netns', 'exec', ns, 'python3', '-c', TAP_HELPER, host.endpoint.path, 'tap0'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    TAP_BRIDGE,
+    ['--socket', host.endpoint.path, '--ifname', 'tap0', '--netns', `/run/netns/${ns}`, '--port-name', 'tap'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   t.after(() => helper.kill());
   await new Promise<void>((resolve, reject) => {
@@ -132,7 +107,6 @@ test('Linux in a network namespace: udhcpc lease, ping, DNS via the forwarder, H
     helper.once('exit', (rc) => reject(new Error(`TAP helper exited ${rc}`)));
   });
   await inNs('ip', 'link', 'set', 'lo', 'up');
-  await inNs('ip', 'link', 'set', 'tap0', 'up');
 
   const script = join(dir, 'udhcpc.sh');
   writeFileSync(script, DHCP_SCRIPT);

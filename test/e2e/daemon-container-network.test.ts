@@ -1,0 +1,177 @@
+// A container and a VM on one network, through the daemon: a network with DHCP, a Debian guest of the builtin engine
+// and a busybox container run by runc join it; both get their leases from the network's DHCP server (its lease
+// table shows them), the container pings the VM (`strata exec`) and the VM pings the container (its console). The
+// container's NIC is a port of the network's switch like the VM's; it comes back after stop/start with the same
+// address, and stop and delete leave no TAP bridge helper, no port and no interface. A sandbox is refused a network.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { test } from 'node:test';
+import { TAP_BRIDGE_PATH } from '../../src/services/containers/network-hook.js';
+import { tempHome } from '../helpers/daemon-harness.js';
+import {
+  ConsoleViewer,
+  type DaemonProcess,
+  killVmms,
+  linkDebianImage,
+  startDaemonProcess,
+} from '../helpers/daemon-process.js';
+import { runStrata } from '../helpers/strata-cli.js';
+import { helloModule } from '../helpers/wasi-modules.js';
+
+const skip =
+  process.getuid?.() !== 0
+    ? 'containers need root (mount, cgroups, network namespaces)'
+    : !existsSync('/dev/net/tun')
+      ? 'no /dev/net/tun'
+      : !existsSync(TAP_BRIDGE_PATH)
+        ? 'TAP bridge helper not built (no C compiler)'
+        : false;
+
+async function cli(d: DaemonProcess, args: string[], timeoutMs = 180_000): Promise<{ code: number; out: string }> {
+  const r = await runStrata(args, { env: d.env, timeoutMs });
+  return { code: r.code ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+async function ok(d: DaemonProcess, args: string[]): Promise<string> {
+  const r = await cli(d, args);
+  assert.equal(r.code, 0, `strata ${args.join(' ')} failed: ${r.out}`);
+  return r.out;
+}
+
+async function api(d: DaemonProcess, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${d.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${d.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+interface NetworkShow {
+  ports: { name: string }[];
+  leases: { ip: string; mac: string; state: string }[];
+}
+
+async function networkShow(d: DaemonProcess, name: string): Promise<NetworkShow> {
+  return JSON.parse(await ok(d, ['network', 'show', name, '--format', 'json'])) as NetworkShow;
+}
+
+/** Pids of TAP bridge helpers attached to a network of `home` (found by their command line). */
+function helpers(home: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    let cmd: string;
+    try {
+      cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    const argv = cmd.split('\0');
+    if (argv[0]?.endsWith('strata-tap-bridge') && argv.some((a) => a.startsWith(home))) out.push(Number(p));
+  }
+  return out;
+}
+
+/** The container's eth0 address (`10.0.47.100`), through `strata exec`. */
+async function containerAddress(d: DaemonProcess, name: string): Promise<{ ip: string; mac: string }> {
+  const out = await ok(d, ['exec', name, '--', 'ip', '-o', 'addr', 'show', 'dev', 'eth0']);
+  const link = await ok(d, ['exec', name, '--', 'cat', '/sys/class/net/eth0/address']);
+  const m = /inet (\d+\.\d+\.\d+\.\d+)\/24/.exec(out);
+  assert.ok(m, `the container's eth0 has an address: ${out}`);
+  return { ip: m[1] ?? '', mac: link.trim() };
+}
+
+test('daemon: a container and a VM on one network get DHCP leases and ping each other; stop and delete leave nothing', {
+  skip,
+  timeout: 15 * 60_000,
+}, async (t) => {
+  const home = tempHome('scn-');
+  await linkDebianImage(home);
+  const d = await startDaemonProcess(home);
+  const viewers: ConsoleViewer[] = [];
+  t.after(async () => {
+    for (const v of viewers) v.close();
+    for (const pid of helpers(home)) process.kill(pid, 'SIGKILL');
+    await cli(d, ['delete', 'cnc1', '--force'], 60_000).catch(() => undefined);
+    await d.stop().catch(() => undefined);
+    killVmms(home);
+    await new Promise((r) => setTimeout(r, 200));
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  await ok(d, ['network', 'create', 'cnet', '--subnet', '10.0.47.0/24', '--dhcp']);
+  await ok(d, ['image', 'pull', 'busybox', '--type', 'container', '-q']);
+
+  // A sandbox has no network interface; an unknown network is named; neither leaves an instance behind.
+  const sandbox = await api(d, 'POST', '/1.0/instances', {
+    name: 'cns1',
+    type: 'sandbox',
+    image: 'hello.wasm',
+    module: Buffer.from(helloModule('hi')).toString('base64'),
+    network: 'cnet',
+  });
+  assert.equal(sandbox.status, 400);
+  assert.match(JSON.stringify(sandbox.body.error), /network: a sandbox cannot join a network/);
+  const unknown = await cli(d, ['launch', 'busybox', 'cnc2', '--type', 'container', '--network', 'nosuch', '-q']);
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.out, /no network named 'nosuch'/);
+  const names = ((await api(d, 'GET', '/1.0/instances')).body as unknown as { name: string }[]).map((i) => i.name);
+  assert.deepEqual(names, []);
+
+  await ok(d, ['launch', 'debian', 'cnvm', '--network', 'cnet', '--memory', '256M', '-q']);
+  const vm = new ConsoleViewer(d, 'cnvm');
+  viewers.push(vm);
+  await vm.opened;
+  await ok(d, ['launch', 'busybox', 'cnc1', '--type', 'container', '--network', 'cnet', '-q']);
+  const info = await api(d, 'GET', '/1.0/instances/cnc1');
+  assert.equal(info.body.network, 'cnet');
+  assert.equal(info.body.type, 'container');
+  const ctr = await containerAddress(d, 'cnc1');
+  assert.ok(ctr.ip.startsWith('10.0.47.'), `container lease in the subnet: ${ctr.ip}`);
+
+  const vmIp = (await vm.waitFor(/strata: eth0 configured by DHCP: ([\d.]+)\//, 300_000))[1] ?? '';
+  await vm.waitFor(/:~# /, 120_000);
+  assert.ok(vmIp.startsWith('10.0.47.') && vmIp !== ctr.ip, `VM lease ${vmIp}, container ${ctr.ip}`);
+
+  // Both leases come from the network's DHCP server; the container is a port of the switch like the VM.
+  const net = await networkShow(d, 'cnet');
+  const lease = net.leases.find((l) => l.ip === ctr.ip);
+  assert.equal(lease?.mac, ctr.mac, `the container's lease in ${JSON.stringify(net.leases)}`);
+  assert.equal(lease?.state, 'bound');
+  assert.ok(
+    net.leases.some((l) => l.ip === vmIp && l.state === 'bound'),
+    `VM lease in ${JSON.stringify(net.leases)}`,
+  );
+  const portNames = net.ports.map((p) => p.name);
+  assert.ok(portNames.includes('cnc1') && portNames.includes('cnvm'), `ports: ${portNames}`);
+  const usedBy = (await api(d, 'GET', '/1.0/networks/cnet')).body.usedBy as string[];
+  assert.deepEqual([...usedBy].sort(), ['/1.0/instances/cnc1', '/1.0/instances/cnvm']);
+
+  // Container -> VM, then VM -> container.
+  const fromCtr = await cli(d, ['exec', 'cnc1', '--', 'ping', '-c', '3', '-W', '10', vmIp]);
+  assert.equal(fromCtr.code, 0, `the container pings the VM: ${fromCtr.out}`);
+  assert.match(fromCtr.out, /3 packets transmitted, [1-3] packets received/);
+  const fromVm = await vm.command(`ping -c 3 -w 20 ${ctr.ip}`, /(\d+) packets received/, 90_000);
+  assert.ok(Number(fromVm[1]) > 0, `the VM pings the container: ${vm.text.slice(-400)}`);
+
+  // Stop: the helper and the port go; start: attached again with the same lease.
+  assert.equal(helpers(home).length, 1);
+  await ok(d, ['stop', 'cnc1']);
+  assert.deepEqual(helpers(home), []);
+  assert.ok(!(await networkShow(d, 'cnet')).ports.some((p) => p.name === 'cnc1'), 'no port after stop');
+  await ok(d, ['start', 'cnc1']);
+  const again = await containerAddress(d, 'cnc1');
+  assert.deepEqual(again, ctr);
+  const afterStart = await cli(d, ['exec', 'cnc1', '--', 'ping', '-c', '2', '-W', '10', vmIp]);
+  assert.equal(afterStart.code, 0, `the container pings the VM after stop/start: ${afterStart.out}`);
+
+  // Delete: no helper, no port, no interface with the container's MAC anywhere on the host.
+  await ok(d, ['delete', 'cnc1', '--force']);
+  assert.deepEqual(helpers(home), []);
+  assert.ok(!(await networkShow(d, 'cnet')).ports.some((p) => p.name === 'cnc1'), 'no port after delete');
+  const links = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout;
+  assert.ok(!links.includes(ctr.mac), 'no interface with the container MAC on the host');
+  assert.deepEqual((await api(d, 'GET', '/1.0/networks/cnet')).body.usedBy, ['/1.0/instances/cnvm']);
+});
