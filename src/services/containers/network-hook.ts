@@ -132,6 +132,8 @@ export async function attachContainerNic(opts: ContainerNicOptions): Promise<Con
   const remove = async () => {
     // Once it has exited (and was reaped) its pid may belong to another process: never signal it then.
     if (!done) await endProcess(pid, exited);
+    // Gone, perhaps still a zombie for a moment: let Node reap it, so no trace of it is left once this resolves.
+    await Promise.race([exited, sleep(1000)]);
   };
   return { ifName, portNo, pid, remove };
 }
