@@ -126,6 +126,32 @@ export interface ContainerInfo {
   layerDir: string;
 }
 
+/** Counters of a running container, read from its cgroups and its network namespace. */
+export interface ContainerUsage {
+  /** CPU time of every process of the container (cgroup `cpuacct.usage` / `cpu.stat usage_usec`). */
+  cpuSeconds: number;
+  /** Time the CPU quota held the container back (`cpu.stat` throttled time); null when not readable. */
+  cpuThrottledSeconds: number | null;
+  /** Memory charged to the container's cgroup now (`memory.usage_in_bytes` / `memory.current`). */
+  memoryCurrentBytes: number;
+  /** Processes and threads in the container now (`pids.current`). */
+  pids: number;
+  /** OOM kills over all runs, the current one included. */
+  oomKills: number;
+  /** Block I/O of the container's processes (`blkio.throttle.io_service_*` / `io.stat`). */
+  diskReadBytes: number;
+  diskWriteBytes: number;
+  diskReadOps: number;
+  diskWriteOps: number;
+  /** Bytes and frames through the container's network interfaces other than loopback (0 when none). */
+  nicRxBytes: number;
+  nicTxBytes: number;
+  nicRxPackets: number;
+  nicTxPackets: number;
+  /** Bytes the init wrote to the console in this run. */
+  consoleBytes: number;
+}
+
 /** What `exec` returns. */
 export interface ExecResult {
   /** The process's exit status; 128+N when signal N ended it (137: SIGKILL, as the OOM killer sends). */
@@ -195,6 +221,8 @@ interface Live {
   paused: boolean;
   /** Settles when the console reader has seen the end of output (every writer closed). */
   outputEnded: Promise<void>;
+  /** Console bytes of this run. */
+  consoleBytes: number;
   /** Set by `detach`: the run's end is no longer this manager's business. */
   detached: boolean;
   oomAtStart: number;
@@ -215,6 +243,7 @@ export class ContainerManager {
   private readonly live = new Map<string, Live>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly exitListeners = new Map<string, Set<(exit: ContainerExit) => void>>();
+  private readonly anyExitListeners = new Set<(name: string, exit: ContainerExit) => void>();
   private hostChecked = false;
 
   constructor(opts: ContainerManagerOptions) {
@@ -391,6 +420,63 @@ export class ContainerManager {
     return this.infoOf(await this.loadRecord(name));
   }
 
+  /**
+   * The counters of a running or paused container (undefined when it is stopped): CPU, memory, pids and block I/O
+   * from its cgroups (v1 or v2), OOM kills, network bytes from its namespace, console bytes.
+   */
+  async usage(name: string): Promise<ContainerUsage | undefined> {
+    const record = await this.loadRecord(name);
+    const live = this.live.get(name);
+    if (!live) return undefined;
+    const rel = this.cgroupsPath(name).replace(/^\/+/, '');
+    const read = (...parts: string[]) => readFile(join(this.cgroupRoot, ...parts), 'utf8').catch(() => undefined);
+    const v2 = (await read(rel, 'cgroup.controllers')) !== undefined;
+    let cpuSeconds = 0;
+    let throttled: number | null = null;
+    let pids = 0;
+    const io = { rbytes: 0, wbytes: 0, rios: 0, wios: 0 };
+    if (v2) {
+      const stat = keyValues((await read(rel, 'cpu.stat')) ?? '');
+      cpuSeconds = (stat.get('usage_usec') ?? 0) / 1e6;
+      throttled = stat.has('throttled_usec') ? (stat.get('throttled_usec') ?? 0) / 1e6 : null;
+      for (const line of ((await read(rel, 'io.stat')) ?? '').split('\n')) {
+        for (const m of line.matchAll(/\b(rbytes|wbytes|rios|wios)=(\d+)/g))
+          io[m[1] as keyof typeof io] += Number(m[2]);
+      }
+    } else {
+      cpuSeconds = Number((await read('cpuacct', rel, 'cpuacct.usage')) ?? 0) / 1e9;
+      const stat = await read('cpu', rel, 'cpu.stat');
+      throttled = stat === undefined ? null : (keyValues(stat).get('throttled_time') ?? 0) / 1e9;
+      const sum = (text: string | undefined, op: string) =>
+        (text ?? '')
+          .split('\n')
+          .map((l) => l.trim().split(/\s+/))
+          .filter((f) => f.length === 3 && f[1] === op)
+          .reduce((a, f) => a + Number(f[2]), 0);
+      const bytes = await read('blkio', rel, 'blkio.throttle.io_service_bytes');
+      const ops = await read('blkio', rel, 'blkio.throttle.io_serviced');
+      io.rbytes = sum(bytes, 'Read');
+      io.wbytes = sum(bytes, 'Write');
+      io.rios = sum(ops, 'Read');
+      io.wios = sum(ops, 'Write');
+    }
+    pids = Number(((await read('pids', rel, 'pids.current')) ?? (await read(rel, 'pids.current')) ?? '0').trim());
+    const net = netDevCounters(await readFile(`/proc/${live.pid}/net/dev`, 'utf8').catch(() => ''));
+    return {
+      cpuSeconds,
+      cpuThrottledSeconds: throttled,
+      memoryCurrentBytes: (await this.readMemoryUsage(name)) ?? 0,
+      pids: Number.isFinite(pids) ? pids : 0,
+      oomKills: record.oomKills + Math.max(0, (await this.readOomKills(name)) - live.oomAtStart),
+      diskReadBytes: io.rbytes,
+      diskWriteBytes: io.wbytes,
+      diskReadOps: io.rios,
+      diskWriteOps: io.wios,
+      ...net,
+      consoleBytes: live.consoleBytes,
+    };
+  }
+
   /** Every container, sorted by name. */
   async list(): Promise<ContainerInfo[]> {
     const names = await readdir(this.containersDir).catch(() => [] as string[]);
@@ -505,6 +591,12 @@ export class ContainerManager {
     }
     set.add(listener);
     return () => set.delete(listener);
+  }
+
+  /** Calls `listener` each time the init of any container ends (after its record holds the exit). */
+  onAnyExit(listener: (name: string, exit: ContainerExit) => void): () => void {
+    this.anyExitListeners.add(listener);
+    return () => this.anyExitListeners.delete(listener);
   }
 
   /** Stops every running container (daemon shutdown with `stopContainers`), SIGKILL after `timeoutMs`. */
@@ -823,9 +915,13 @@ export class ContainerManager {
       record.lastExit = exit;
       await this.saveRecord(record).catch(() => undefined);
     }
-    for (const l of this.exitListeners.get(name) ?? []) {
+    const listeners = [
+      ...[...(this.exitListeners.get(name) ?? [])].map((l) => () => l(exit)),
+      ...[...this.anyExitListeners].map((l) => () => l(name, exit)),
+    ];
+    for (const call of listeners) {
       try {
-        l(exit);
+        call();
       } catch {
         // A listener's failure is its own.
       }
@@ -905,6 +1001,40 @@ export class ContainerManager {
       (await readFile(join(this.cgroupRoot, rel, 'memory.current'), 'utf8').catch(() => undefined));
     return text === undefined ? undefined : Number(text.trim());
   }
+}
+
+/** `key value` lines (cgroup `cpu.stat`, `memory.events`) as a map. */
+function keyValues(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v !== undefined && /^\d+$/.test(v)) out.set(k, Number(v));
+  }
+  return out;
+}
+
+/** Sums of `/proc/PID/net/dev` over every interface but loopback. */
+export function netDevCounters(text: string): {
+  nicRxBytes: number;
+  nicTxBytes: number;
+  nicRxPackets: number;
+  nicTxPackets: number;
+} {
+  const out = { nicRxBytes: 0, nicTxBytes: 0, nicRxPackets: 0, nicTxPackets: 0 };
+  for (const line of text.split('\n').slice(2)) {
+    const colon = line.indexOf(':');
+    if (colon < 0 || line.slice(0, colon).trim() === 'lo') continue;
+    const f = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    out.nicRxBytes += f[0] ?? 0;
+    out.nicRxPackets += f[1] ?? 0;
+    out.nicTxBytes += f[8] ?? 0;
+    out.nicTxPackets += f[9] ?? 0;
+  }
+  return out;
 }
 
 /** Waits until runc writes the init's pid (started) or exits first (failed: undefined). */
@@ -1001,8 +1131,10 @@ function newLive(child: ChildProcess | undefined, reader: Socket, writer: Socket
       reader.once('close', resolve);
     }),
     detached: false,
+    consoleBytes: 0,
   };
   reader.on('data', (b: Buffer) => {
+    live.consoleBytes += b.length;
     live.history.push(b);
     live.historyBytes += b.length;
     while (live.historyBytes > CONSOLE_HISTORY_BYTES && live.history.length > 1) {
