@@ -5,17 +5,19 @@
 
 import { basename } from 'node:path';
 import { StrataError } from '../base/errors.js';
-import type { ContainerInfo, ContainerManager } from '../services/containers/container-manager.js';
+import type { ContainerExit, ContainerInfo, ContainerManager } from '../services/containers/container-manager.js';
 import { CONTAINER_ROOTFS_DIR, containerImageStoreName } from '../services/images/container-image.js';
 import { type ImageStore, imageTypeOf } from '../services/images/image-store.js';
 import type {
   WorkloadBackend,
   WorkloadConsole,
   WorkloadCreateSpec,
+  WorkloadEvent,
   WorkloadExecResult,
+  WorkloadUsage,
   WorkloadView,
 } from '../services/instances/instance-deps.js';
-import type { SandboxInfo, SandboxManager } from '../services/sandboxes/wasi-sandbox.js';
+import type { SandboxExit, SandboxInfo, SandboxManager } from '../services/sandboxes/wasi-sandbox.js';
 
 function isNotFound(err: unknown): boolean {
   return err instanceof StrataError && err.code === 'NOT_FOUND';
@@ -48,15 +50,54 @@ function containerView(c: ContainerInfo): WorkloadView {
     createdAt: c.createdAt,
     exitCode: last && c.status === 'stopped' ? last.code : undefined,
     statusReason: reason,
+    container: {
+      hostname: c.hostname,
+      command: c.command,
+      memoryLimitBytes: c.limits.memoryBytes ?? null,
+      pidsLimit: c.limits.pids ?? null,
+      cpuWeight: c.limits.cpuWeight ?? null,
+      cpuQuotaPercent: c.limits.cpuQuotaPercent ?? null,
+      oomKills: c.oomKills,
+    },
   };
+}
+
+/** How a container's init ended, as a workload event. */
+function containerEnd(exit: ContainerExit): WorkloadEvent {
+  if (exit.oomKilled) {
+    return { kind: 'ended', exitCode: exit.code, cause: 'oom', reason: 'the memory limit killed its init (OOM)' };
+  }
+  if (exit.signal) return { kind: 'ended', exitCode: null, cause: 'signal', reason: `ended by ${exit.signal}` };
+  return { kind: 'ended', exitCode: exit.code, cause: 'exit', reason: `exited with code ${exit.code ?? 'unknown'}` };
 }
 
 /** Containers run by runc as instances of type `container`; images come from the image store. */
 export class ContainerWorkloads implements WorkloadBackend {
+  private readonly listeners = new Set<(name: string, event: WorkloadEvent) => void>();
+
   constructor(
     private readonly containers: ContainerManager,
     private readonly images: ImageStore,
-  ) {}
+  ) {
+    containers.onAnyExit((name, exit) => this.tell(name, containerEnd(exit)));
+  }
+
+  /** Init ends and OOM kills of exec'd processes go to `listener`. */
+  onEvent(listener: (name: string, event: WorkloadEvent) => void): void {
+    this.listeners.add(listener);
+  }
+
+  private tell(name: string, event: WorkloadEvent): void {
+    for (const l of this.listeners) l(name, event);
+  }
+
+  /** cgroup CPU, memory, pids, block I/O and OOM counters, network bytes, console bytes; undefined when stopped. */
+  async usage(name: string): Promise<WorkloadUsage | undefined> {
+    const u = await this.containers.usage(name);
+    if (!u) return undefined;
+    const { memoryCurrentBytes, ...rest } = u;
+    return { ...rest, memoryBytes: memoryCurrentBytes };
+  }
 
   /** Undefined when runc, cgroups and overlayfs are there. */
   unavailableReason(): Promise<string | undefined> {
@@ -97,10 +138,13 @@ export class ContainerWorkloads implements WorkloadBackend {
         arch: m.arch,
         rootfsPath: `${this.images.imageDir(storeName)}/${m.rootfs ?? CONTAINER_ROOTFS_DIR}`,
       },
+      ...(spec.hostname !== undefined ? { hostname: spec.hostname } : {}),
+      ...(spec.command !== undefined ? { command: spec.command } : {}),
       limits: {
         ...(spec.memoryBytes !== undefined ? { memoryBytes: spec.memoryBytes } : {}),
         ...(spec.cpuWeight !== undefined ? { cpuWeight: spec.cpuWeight } : {}),
         ...(spec.cpuQuotaPercent ? { cpuQuotaPercent: spec.cpuQuotaPercent } : {}),
+        ...(spec.pidsLimit !== undefined ? { pids: spec.pidsLimit } : {}),
       },
     });
   }
@@ -138,6 +182,10 @@ export class ContainerWorkloads implements WorkloadBackend {
   /** `runc exec` in the running container; the exit code passes through. */
   async exec(name: string, command: readonly string[], stdin: Uint8Array | undefined): Promise<WorkloadExecResult> {
     const r = await this.containers.exec(name, command, { stdin });
+    if (r.oomKilled) {
+      const { oomKills } = await this.containers.info(name);
+      this.tell(name, { kind: 'oom', oomKills, reason: `the memory limit killed '${command[0]}' (OOM)` });
+    }
     return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
   }
 
@@ -146,6 +194,13 @@ export class ContainerWorkloads implements WorkloadBackend {
     const sub = this.containers.subscribeConsole(name, listener);
     return { ...sub, send: (bytes) => this.containers.sendConsole(name, bytes) };
   }
+}
+
+/** How a sandbox run ended, as a workload event. */
+function sandboxEnd(exit: SandboxExit): WorkloadEvent {
+  const reason =
+    exit.reason === 'exit' ? `exited with code ${exit.code}` : `${exit.reason}: ${exit.message ?? ''}`.trim();
+  return { kind: 'ended', exitCode: exit.code, cause: exit.reason, reason };
 }
 
 function sandboxView(s: SandboxInfo): WorkloadView {
@@ -160,6 +215,11 @@ function sandboxView(s: SandboxInfo): WorkloadView {
     exitCode: s.status === 'stopped' && last ? last.code : undefined,
     statusReason:
       s.status === 'stopped' && last && last.reason !== 'exit' ? `${last.reason}: ${last.message ?? ''}`.trim() : null,
+    sandbox: {
+      cpuTimeLimitMs: s.limits.cpuTimeMs,
+      memoryLimitBytes: s.limits.memoryBytes,
+      lastEnd: last?.reason ?? null,
+    },
   };
 }
 
@@ -167,8 +227,30 @@ function sandboxView(s: SandboxInfo): WorkloadView {
 export class SandboxWorkloads implements WorkloadBackend {
   /** The module label each launched sandbox showed as its image (kept while the daemon runs). */
   private readonly labels = new Map<string, string>();
+  private readonly listeners = new Set<(name: string, event: WorkloadEvent) => void>();
 
-  constructor(private readonly sandboxes: SandboxManager) {}
+  constructor(private readonly sandboxes: SandboxManager) {
+    sandboxes.onExit((name, exit) => {
+      for (const l of this.listeners) l(name, sandboxEnd(exit));
+    });
+  }
+
+  /** Run ends (exit, trap, CPU or memory limit, stop) go to `listener`. */
+  onEvent(listener: (name: string, event: WorkloadEvent) => void): void {
+    this.listeners.add(listener);
+  }
+
+  /** CPU time of the worker thread, the module's linear memory, console bytes; undefined when stopped. */
+  async usage(name: string): Promise<WorkloadUsage | undefined> {
+    const s = await this.sandboxes.info(name);
+    if (s.status !== 'running') return undefined;
+    return {
+      cpuSeconds: (s.cpuMs ?? 0) / 1000,
+      cpuThrottledSeconds: null,
+      memoryBytes: s.memoryBytes ?? 0,
+      consoleBytes: s.consoleBytes ?? 0,
+    };
+  }
 
   /** Sandboxes run wherever Node runs. */
   async unavailableReason(): Promise<string | undefined> {
@@ -202,7 +284,10 @@ export class SandboxWorkloads implements WorkloadBackend {
     await this.sandboxes.launch({
       name: spec.name,
       module: spec.module,
-      ...(spec.memoryBytes !== undefined ? { limits: { memoryBytes: spec.memoryBytes } } : {}),
+      limits: {
+        ...(spec.memoryBytes !== undefined ? { memoryBytes: spec.memoryBytes } : {}),
+        ...(spec.cpuTimeLimitMs !== undefined ? { cpuTimeMs: spec.cpuTimeLimitMs } : {}),
+      },
     });
     this.labels.set(spec.name, basename(spec.image));
   }
