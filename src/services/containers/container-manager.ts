@@ -1045,10 +1045,13 @@ async function waitForPid(pidFile: string, exited: Promise<unknown>): Promise<nu
   });
   const deadline = Date.now() + 60_000;
   for (;;) {
+    // Note the exit before reading: runc writes the pid before it starts the init, so a pid file read after the
+    // exit was seen is final (an init that ends at once is still a start, not a failure).
+    const wasGone = gone;
     const text = await readFile(pidFile, 'utf8').catch(() => '');
     const pid = Number(text.trim());
     if (text.trim() !== '' && Number.isSafeInteger(pid) && pid > 0) return pid;
-    if (gone) return undefined;
+    if (wasGone) return undefined;
     if (Date.now() > deadline) throw new StrataError('UNAVAILABLE', 'runc did not start the container within 60 s');
     await new Promise((r) => setTimeout(r, 3));
   }
