@@ -80,9 +80,12 @@ export class ContainerWorkloads implements WorkloadBackend {
     private readonly images: ImageStore,
   ) {
     containers.onAnyExit((name, exit) => this.tell(name, containerEnd(exit)));
+    containers.onOom((name, oomKills) =>
+      this.tell(name, { kind: 'oom', oomKills, reason: 'OOM kill: a process went past the memory limit' }),
+    );
   }
 
-  /** Init ends and OOM kills of exec'd processes go to `listener`. */
+  /** Init ends and OOM kills inside running containers go to `listener`. */
   onEvent(listener: (name: string, event: WorkloadEvent) => void): void {
     this.listeners.add(listener);
   }
@@ -182,10 +185,6 @@ export class ContainerWorkloads implements WorkloadBackend {
   /** `runc exec` in the running container; the exit code passes through. */
   async exec(name: string, command: readonly string[], stdin: Uint8Array | undefined): Promise<WorkloadExecResult> {
     const r = await this.containers.exec(name, command, { stdin });
-    if (r.oomKilled) {
-      const { oomKills } = await this.containers.info(name);
-      this.tell(name, { kind: 'oom', oomKills, reason: `the memory limit killed '${command[0]}' (OOM)` });
-    }
     return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
   }
 

@@ -225,7 +225,7 @@ test('a memory limit OOM-kills a process that exceeds it; info and the event str
   assert.equal(launched.code, 0, launched.stderr);
   // tail keeps the last "line" of endless zero bytes in memory: it grows until the OOM killer ends it.
   const hog = await strata(['exec', name, '--', 'sh', '-c', 'head -c 400M /dev/zero | tail -c 300M > /dev/null']);
-  assert.notEqual(hog.code, 0, 'the allocating process did not finish');
+  assert.equal(hog.code, 137, 'the allocating process was killed (SIGKILL: 128+9), and exec says so');
   const inst = await show(name);
   assert.equal(inst.status, 'running', 'the container lives on: only the process was killed');
   assert.ok((inst.container?.oomKills ?? 0) >= 1, `OOM kills counted (${inst.container?.oomKills})`);
@@ -236,6 +236,21 @@ test('a memory limit OOM-kills a process that exceeds it; info and the event str
   const oom = lifecycle(name).find((d) => d.action === 'instance-oom-kill');
   assert.ok(oom, 'an OOM event on the stream');
   assert.match(String(oom.reason), /OOM/);
+  // A process started from the console (not through exec) is seen too: the daemon watches the counter.
+  const con = new WebSocket(`${daemon.url.replace('http', 'ws')}/1.0/instances/${name}/console`, {
+    headers: { authorization: `Bearer ${daemon.token}` },
+  });
+  await new Promise<void>((resolve, reject) => {
+    con.once('open', () => resolve());
+    con.once('error', reject);
+  });
+  con.send(Buffer.from('head -c 400M /dev/zero | tail -c 300M > /dev/null\n'));
+  await until('an OOM event for the console process', () =>
+    lifecycle(name).some((d) => d.action === 'instance-oom-kill' && Number(d.oomKills) >= 2),
+  );
+  con.close();
+  assert.equal((await show(name)).status, 'running');
+
   // `strata monitor` replays it from the event log.
   const oomSeq = events.find((e) => (e.data as Record<string, unknown>).action === 'instance-oom-kill')?.seq ?? 1;
   const monitor = await strata(['monitor', '--since', String(oomSeq - 1), '--count', '1']);

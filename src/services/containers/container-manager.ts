@@ -244,6 +244,10 @@ export class ContainerManager {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly exitListeners = new Map<string, Set<(exit: ContainerExit) => void>>();
   private readonly anyExitListeners = new Set<(name: string, exit: ContainerExit) => void>();
+  private readonly oomListeners = new Set<(name: string, oomKills: number) => void>();
+  /** The OOM counter of each running container's cgroup as last reported (see `onOom`). */
+  private readonly oomSeen = new Map<string, number>();
+  private oomTimer: NodeJS.Timeout | undefined;
   private hostChecked = false;
 
   constructor(opts: ContainerManagerOptions) {
@@ -547,6 +551,8 @@ export class ContainerManager {
       throw new StrataError('INVALID_ARGUMENT', `exec in container '${name}' failed: ${msg.replace(/\\"/g, '"')}`);
     }
     const oomAfter = await this.readOomKills(name);
+    // Report a kill at once rather than at the next watch tick.
+    await this.checkOom(name);
     return { exitCode, stdout: Buffer.concat(out), stderr, oomKilled: exitCode === 137 && oomAfter > oomBefore };
   }
 
@@ -599,6 +605,48 @@ export class ContainerManager {
     return () => this.anyExitListeners.delete(listener);
   }
 
+  /**
+   * Calls `listener` when the OOM killer ends a process of a running container (any process: an exec, something
+   * started from the console, the init): the memory cgroup's counter is read every second and right after each
+   * exec; `oomKills` is the container's total over all runs. The init's own end is also an exit (`onExit`).
+   */
+  onOom(listener: (name: string, oomKills: number) => void): () => void {
+    this.oomListeners.add(listener);
+    return () => this.oomListeners.delete(listener);
+  }
+
+  /** Starts watching the OOM counter of a container that now runs (one timer for all of them). */
+  private watchOom(name: string, counter: number): void {
+    this.oomSeen.set(name, counter);
+    this.oomTimer ??= setInterval(() => {
+      if (this.oomSeen.size === 0) {
+        clearInterval(this.oomTimer);
+        this.oomTimer = undefined;
+        return;
+      }
+      for (const n of this.oomSeen.keys()) void this.checkOom(n).catch(() => undefined);
+    }, 1000).unref();
+  }
+
+  /** Reads the OOM counter of a running container and tells the listeners when it went up. */
+  private async checkOom(name: string): Promise<void> {
+    const live = this.live.get(name);
+    if (!live || !this.oomSeen.has(name)) return;
+    const now = await this.readOomKills(name);
+    const seen = this.oomSeen.get(name);
+    if (seen === undefined || now <= seen) return;
+    this.oomSeen.set(name, now);
+    const record = await this.loadRecord(name).catch(() => undefined);
+    const total = (record?.oomKills ?? 0) + Math.max(0, now - live.oomAtStart);
+    for (const l of this.oomListeners) {
+      try {
+        l(name, total);
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+
   /** Stops every running container (daemon shutdown with `stopContainers`), SIGKILL after `timeoutMs`. */
   async stopAll(timeoutMs = 5_000): Promise<void> {
     await Promise.all([...this.live.keys()].map((n) => this.stop(n, { timeoutMs }).catch(() => undefined)));
@@ -634,6 +682,7 @@ export class ContainerManager {
           await this.finishRun(st.id, live, null, null);
         })();
         this.live.set(st.id, live);
+        this.watchOom(st.id, live.oomAtStart);
         adopted.push(st.id);
       });
     }
@@ -651,6 +700,7 @@ export class ContainerManager {
       live.writer?.destroy();
       for (const end of [...live.enders]) end();
       this.live.delete(name);
+      this.oomSeen.delete(name);
     }
   }
 
@@ -869,6 +919,7 @@ export class ContainerManager {
       live.pid = pid;
       live.finished = exited.then((st) => this.finishRun(record.name, live, st.code, st.signal));
       this.live.set(name, live);
+      this.watchOom(name, oomAtStart);
     } catch (err) {
       for (const fd of fds) closeSync(fd);
       reader?.destroy();
@@ -883,6 +934,7 @@ export class ContainerManager {
   /** After the init is gone: record how, read the OOM counter, let runc delete, unmount, close the console. */
   private async finishRun(name: string, live: Live, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     if (live.detached) return;
+    this.oomSeen.delete(name);
     const oomNow = await this.readOomKills(name);
     const runOoms = Math.max(0, oomNow - live.oomAtStart);
     // runc run exits 128+N for a signalled init; turn that back into the signal.
