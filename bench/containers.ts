@@ -2,14 +2,17 @@
 // (the config.json Strata wrote, the same overlay mounted), exec latency next to `runc exec`, and the time from
 // launching a WASI sandbox to its exit. Needs root and runc; the busybox container image is built on first use.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import type { Operation, StrataEvent } from '../src/api/schema/index.js';
+import { DaemonClient } from '../src/cli/client.js';
 import { ContainerManager } from '../src/services/containers/container-manager.js';
 import { SandboxManager } from '../src/services/sandboxes/wasi-sandbox.js';
 import { ensureContainerImage } from '../test/helpers/container-images.js';
+import { startTestDaemon } from '../test/helpers/daemon-harness.js';
 import { helloModule } from '../test/helpers/wasi-modules.js';
 import type { BenchSection } from './report.js';
 
@@ -28,6 +31,11 @@ export interface ContainerFigures {
   strataStartToExit: LatencyFigure;
   /** Strata `start` until the container's init runs (the call resolves). */
   strataStartToRunning: LatencyFigure;
+  /**
+   * Through the daemon: `PUT /1.0/instances/NAME/state` start of a /bin/true container until the event stream says
+   * it stopped (request, operation, start, exit handled, event pushed).
+   */
+  daemonStartToExitEvent: LatencyFigure;
   /** `runc exec ID true` into a running container. */
   runcExecTrue: LatencyFigure;
   /** Strata `exec(name, ['true'])`. */
@@ -61,6 +69,69 @@ function timeProcess(cmd: string, args: string[]): Promise<number> {
   });
 }
 
+/**
+ * Start latency through the daemon's API: an in-process daemon (its own home, the shared busybox image linked in)
+ * runs a container whose init is /bin/true; each sample is one start request until the `instance-stopped` event
+ * arrives on the event WebSocket.
+ */
+async function measureDaemonStart(rootfsPath: string, runs: number): Promise<number[]> {
+  const home = mkdtempSync(join(tmpdir(), 'strata-bench-dct-'));
+  mkdirSync(join(home, 'images'), { recursive: true });
+  symlinkSync(join(rootfsPath, '..'), join(home, 'images', 'busybox-container'));
+  const daemon = await startTestDaemon(home);
+  const client = new DaemonClient({ baseUrl: daemon.url, token: daemon.token });
+  const name = `bench-d${process.pid}`;
+  const ws = client.websocket('/1.0/events');
+  const waiters: ((e: StrataEvent) => void)[] = [];
+  ws.on('message', (d: Buffer) => {
+    const e = JSON.parse(d.toString('utf8')) as StrataEvent;
+    for (const w of waiters.splice(0)) w(e);
+  });
+  const stoppedEvent = () =>
+    new Promise<void>((resolve) => {
+      const wait = (e: StrataEvent) => {
+        if (e.resource === `/1.0/instances/${name}` && (e.data as { action?: string }).action === 'instance-stopped') {
+          resolve();
+        } else waiters.push(wait);
+      };
+      waiters.push(wait);
+    });
+  const finish = async (op: Operation) => {
+    const done = await client.call<Operation>('GET', `/1.0/operations/${op.id}/wait?timeout=60`);
+    if (done.status !== 'success') throw new Error(`${op.kind}: ${done.errorMessage ?? done.status}`);
+  };
+  const times: number[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    let stopped = stoppedEvent();
+    await finish(
+      await client.call<Operation>('POST', '/1.0/instances', {
+        name,
+        image: 'busybox',
+        type: 'container',
+        command: ['/bin/true'],
+      }),
+    );
+    await stopped;
+    for (let i = 0; i < runs + 2; i++) {
+      stopped = stoppedEvent();
+      const t0 = performance.now();
+      await finish(await client.call<Operation>('PUT', `/1.0/instances/${name}/state`, { action: 'start' }));
+      await stopped;
+      if (i >= 2) times.push(performance.now() - t0);
+    }
+    await finish(await client.call<Operation>('DELETE', `/1.0/instances/${name}?force=true`));
+  } finally {
+    ws.close();
+    await daemon.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+  return times;
+}
+
 /** Measures the figures above. */
 export async function measureContainers(opts: ContainerBenchOptions = {}): Promise<ContainerFigures> {
   const runs = opts.runs ?? 20;
@@ -84,7 +155,8 @@ export async function measureContainers(opts: ContainerBenchOptions = {}): Promi
         });
       });
       const t0 = performance.now();
-      await mgr.start(once).catch(() => undefined); // /bin/true may end before start resolves
+      // An init that ends at once is still a start: `start` resolves once runc has started it.
+      await mgr.start(once);
       const t1 = performance.now();
       await exited;
       // Wait until the run's cleanup is done (the manager lets go of it).
@@ -155,7 +227,10 @@ export async function measureContainers(opts: ContainerBenchOptions = {}): Promi
       await sb.delete(`hello-${i}`);
     }
 
+    const daemonTimes = await measureDaemonStart(img.rootfsPath, runs);
+
     return {
+      daemonStartToExitEvent: figure(daemonTimes),
       runcRunTrue: figure(raw),
       strataStartToExit: figure(toExit),
       strataStartToRunning: figure(toRunning),
@@ -196,9 +271,13 @@ export function containerRows(f: ContainerFigures): string[] {
   return [
     `${`containers (${f.runcVersion}), median of ${f.strataStartToExit.runs}`.padEnd(38)} ${'strata'.padStart(22)} ${'runc'.padStart(22)} ${'ratio'.padStart(7)}`,
     row('start /bin/true to exit, cleaned up', f.strataStartToExit, f.runcRunTrue),
+    row('  the same through the daemon API', f.daemonStartToExitEvent, f.runcRunTrue),
     row('start until the init runs', f.strataStartToRunning, undefined),
     row('exec true', f.strataExecTrue, f.runcExecTrue),
     row('wasi sandbox launch to exit', f.sandboxLaunchToExit, undefined),
+    'runc: `runc run` of the bundle Strata wrote, its overlay mounted once for all runs; Strata mounts and',
+    'unmounts the overlay, makes the console FIFOs and removes the cgroups on every start (service level:',
+    'ContainerManager.start; daemon: start request until the instance-stopped event on the event stream)',
   ];
 }
 

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { errorMessage, StrataError } from '../base/errors.js';
-import type { ContainerInfo, ContainerManager } from '../services/containers/container-manager.js';
+import type { ContainerExit, ContainerInfo, ContainerManager } from '../services/containers/container-manager.js';
 import {
   attachContainerNic,
   type ContainerNic,
@@ -21,10 +21,12 @@ import type {
   WorkloadBackend,
   WorkloadConsole,
   WorkloadCreateSpec,
+  WorkloadEvent,
   WorkloadExecResult,
+  WorkloadUsage,
   WorkloadView,
 } from '../services/instances/instance-deps.js';
-import type { SandboxInfo, SandboxManager } from '../services/sandboxes/wasi-sandbox.js';
+import type { SandboxExit, SandboxInfo, SandboxManager } from '../services/sandboxes/wasi-sandbox.js';
 
 function isNotFound(err: unknown): boolean {
   return err instanceof StrataError && err.code === 'NOT_FOUND';
@@ -57,6 +59,15 @@ function containerView(c: ContainerInfo): WorkloadView {
     createdAt: c.createdAt,
     exitCode: last && c.status === 'stopped' ? last.code : undefined,
     statusReason: reason,
+    container: {
+      hostname: c.hostname,
+      command: c.command,
+      memoryLimitBytes: c.limits.memoryBytes ?? null,
+      pidsLimit: c.limits.pids ?? null,
+      cpuWeight: c.limits.cpuWeight ?? null,
+      cpuQuotaPercent: c.limits.cpuQuotaPercent ?? null,
+      oomKills: c.oomKills,
+    },
   };
 }
 
@@ -95,16 +106,48 @@ function containerMac(name: string): string {
   return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
+/** How a container's init ended, as a workload event. */
+function containerEnd(exit: ContainerExit): WorkloadEvent {
+  if (exit.oomKilled) {
+    return { kind: 'ended', exitCode: exit.code, cause: 'oom', reason: 'the memory limit killed its init (OOM)' };
+  }
+  if (exit.signal) return { kind: 'ended', exitCode: null, cause: 'signal', reason: `ended by ${exit.signal}` };
+  return { kind: 'ended', exitCode: exit.code, cause: 'exit', reason: `exited with code ${exit.code ?? 'unknown'}` };
+}
+
 /** Containers run by runc as instances of type `container`; images come from the image store. */
 export class ContainerWorkloads implements WorkloadBackend {
   /** The NIC of each running container this daemon attached, with the address its DHCP client got. */
   private readonly nics = new Map<string, { nic: ContainerNic; ipv4: string | null }>();
+  private readonly listeners = new Set<(name: string, event: WorkloadEvent) => void>();
 
   constructor(
     private readonly containers: ContainerManager,
     private readonly images: ImageStore,
     private readonly networks?: ContainerNetworkAccess,
-  ) {}
+  ) {
+    containers.onAnyExit((name, exit) => this.tell(name, containerEnd(exit)));
+    containers.onOom((name, oomKills) =>
+      this.tell(name, { kind: 'oom', oomKills, reason: 'OOM kill: a process went past the memory limit' }),
+    );
+  }
+
+  /** Init ends and OOM kills inside running containers go to `listener`. */
+  onEvent(listener: (name: string, event: WorkloadEvent) => void): void {
+    this.listeners.add(listener);
+  }
+
+  private tell(name: string, event: WorkloadEvent): void {
+    for (const l of this.listeners) l(name, event);
+  }
+
+  /** cgroup CPU, memory, pids, block I/O and OOM counters, network bytes, console bytes; undefined when stopped. */
+  async usage(name: string): Promise<WorkloadUsage | undefined> {
+    const u = await this.containers.usage(name);
+    if (!u) return undefined;
+    const { memoryCurrentBytes, ...rest } = u;
+    return { ...rest, memoryBytes: memoryCurrentBytes };
+  }
 
   /** Undefined when runc, cgroups and overlayfs are there. */
   unavailableReason(): Promise<string | undefined> {
@@ -151,10 +194,13 @@ export class ContainerWorkloads implements WorkloadBackend {
         arch: m.arch,
         rootfsPath: `${this.images.imageDir(storeName)}/${m.rootfs ?? CONTAINER_ROOTFS_DIR}`,
       },
+      ...(spec.hostname !== undefined ? { hostname: spec.hostname } : {}),
+      ...(spec.command !== undefined ? { command: spec.command } : {}),
       limits: {
         ...(spec.memoryBytes !== undefined ? { memoryBytes: spec.memoryBytes } : {}),
         ...(spec.cpuWeight !== undefined ? { cpuWeight: spec.cpuWeight } : {}),
         ...(spec.cpuQuotaPercent ? { cpuQuotaPercent: spec.cpuQuotaPercent } : {}),
+        ...(spec.pidsLimit !== undefined ? { pids: spec.pidsLimit } : {}),
       },
     });
     if (spec.network === undefined) return;
@@ -303,6 +349,13 @@ export class ContainerWorkloads implements WorkloadBackend {
   }
 }
 
+/** How a sandbox run ended, as a workload event. */
+function sandboxEnd(exit: SandboxExit): WorkloadEvent {
+  const reason =
+    exit.reason === 'exit' ? `exited with code ${exit.code}` : `${exit.reason}: ${exit.message ?? ''}`.trim();
+  return { kind: 'ended', exitCode: exit.code, cause: exit.reason, reason };
+}
+
 function sandboxView(s: SandboxInfo): WorkloadView {
   const last = s.lastExit;
   return {
@@ -315,6 +368,11 @@ function sandboxView(s: SandboxInfo): WorkloadView {
     exitCode: s.status === 'stopped' && last ? last.code : undefined,
     statusReason:
       s.status === 'stopped' && last && last.reason !== 'exit' ? `${last.reason}: ${last.message ?? ''}`.trim() : null,
+    sandbox: {
+      cpuTimeLimitMs: s.limits.cpuTimeMs,
+      memoryLimitBytes: s.limits.memoryBytes,
+      lastEnd: last?.reason ?? null,
+    },
   };
 }
 
@@ -322,8 +380,30 @@ function sandboxView(s: SandboxInfo): WorkloadView {
 export class SandboxWorkloads implements WorkloadBackend {
   /** The module label each launched sandbox showed as its image (kept while the daemon runs). */
   private readonly labels = new Map<string, string>();
+  private readonly listeners = new Set<(name: string, event: WorkloadEvent) => void>();
 
-  constructor(private readonly sandboxes: SandboxManager) {}
+  constructor(private readonly sandboxes: SandboxManager) {
+    sandboxes.onExit((name, exit) => {
+      for (const l of this.listeners) l(name, sandboxEnd(exit));
+    });
+  }
+
+  /** Run ends (exit, trap, CPU or memory limit, stop) go to `listener`. */
+  onEvent(listener: (name: string, event: WorkloadEvent) => void): void {
+    this.listeners.add(listener);
+  }
+
+  /** CPU time of the worker thread, the module's linear memory, console bytes; undefined when stopped. */
+  async usage(name: string): Promise<WorkloadUsage | undefined> {
+    const s = await this.sandboxes.info(name);
+    if (s.status !== 'running') return undefined;
+    return {
+      cpuSeconds: (s.cpuMs ?? 0) / 1000,
+      cpuThrottledSeconds: null,
+      memoryBytes: s.memoryBytes ?? 0,
+      consoleBytes: s.consoleBytes ?? 0,
+    };
+  }
 
   /** Sandboxes run wherever Node runs. */
   async unavailableReason(): Promise<string | undefined> {
@@ -357,7 +437,10 @@ export class SandboxWorkloads implements WorkloadBackend {
     await this.sandboxes.launch({
       name: spec.name,
       module: spec.module,
-      ...(spec.memoryBytes !== undefined ? { limits: { memoryBytes: spec.memoryBytes } } : {}),
+      limits: {
+        ...(spec.memoryBytes !== undefined ? { memoryBytes: spec.memoryBytes } : {}),
+        ...(spec.cpuTimeLimitMs !== undefined ? { cpuTimeMs: spec.cpuTimeLimitMs } : {}),
+      },
     });
     this.labels.set(spec.name, basename(spec.image));
   }

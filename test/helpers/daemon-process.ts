@@ -25,11 +25,14 @@ export async function linkDebianImage(home: string): Promise<void> {
   if (!existsSync(target)) symlinkSync(join(shared, 'images', 'debian'), target);
 }
 
-/** Starts `strata daemon --port 0` with STRATA_HOME=home and waits until it listens. */
-export async function startDaemonProcess(home: string): Promise<DaemonProcess> {
+/**
+ * Starts `strata daemon --port 0` with STRATA_HOME=home and waits until it listens; `env` is added to (or
+ * overrides) the daemon's environment, e.g. a PATH without some host tool.
+ */
+export async function startDaemonProcess(home: string, env: NodeJS.ProcessEnv = {}): Promise<DaemonProcess> {
   const infoPath = join(home, 'daemon', 'daemon.json');
   const child = spawn(process.execPath, [STRATA_BIN, 'daemon', '--port', '0', '--log-file', join(home, 'daemon.log')], {
-    env: { ...process.env, STRATA_HOME: home },
+    env: { ...process.env, ...env, STRATA_HOME: home },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

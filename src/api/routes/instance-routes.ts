@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { errorMessage, StrataError } from '../../base/errors.js';
 import type { LifecycleAction } from '../../services/instances/instance-manager.js';
 import type { ApiDeps } from '../api-deps.js';
+import { apiUsageOf } from '../metrics.js';
 import { accepted } from '../reply-helpers.js';
 import type { ApiRoute } from '../route.js';
 import { ErrorBody, NameParams, Operation } from '../schema/common.js';
@@ -122,6 +123,7 @@ export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
         const name = (req as Named).params.name;
         if (await im.workloadOf(name)) {
           const v = await im.show(name);
+          const u = v.status === 'stopped' ? undefined : await im.workloadUsage(name);
           return {
             status: v.status,
             statusReason: v.statusReason,
@@ -130,7 +132,7 @@ export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
             memoryBytes: v.memoryBytes,
             diskSizeBytes: v.diskSizeBytes,
             limits: v.limits,
-            usage: null,
+            usage: u ? apiUsageOf(u) : null,
             controls: deps.controls.support,
           };
         }

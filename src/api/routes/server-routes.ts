@@ -1,7 +1,7 @@
 import { cpus, freemem, loadavg, totalmem, uptime } from 'node:os';
 import { Type } from '@sinclair/typebox';
 import type { ApiDeps } from '../api-deps.js';
-import { renderMetrics } from '../metrics.js';
+import { metricRows, renderMetrics } from '../metrics.js';
 import type { ApiRoute } from '../route.js';
 import { HostResources, ServerInfo } from '../schema/common.js';
 
@@ -68,16 +68,14 @@ export function serverRoutes(deps: ApiDeps, openapi: () => unknown): ApiRoute[] 
       method: 'GET',
       url: '/metrics',
       operationId: 'metrics',
-      summary: 'Per-instance CPU, memory, disk and NIC counters in Prometheus text format',
+      summary:
+        'Per-instance CPU, memory, disk, NIC and pids counters of VMs, containers and sandboxes in Prometheus text format',
       tag: 'server',
       responses: { 200: { contentType: 'text/plain; version=0.0.4', description: 'Prometheus text exposition' } },
       handler: async (_req, reply) => {
-        const records = deps.instances.list();
-        const rows = await Promise.all(
-          records.map(async (record) => ({ record, usage: await deps.instances.runtime.usage(record.name) })),
-        );
+        const rows = await metricRows(deps.instances);
         const running = deps.operations.list().filter((o) => o.status === 'running').length;
-        const text = renderMetrics(rows, { strata_instances: records.length, strata_operations_running: running });
+        const text = renderMetrics(rows, { strata_instances: rows.length, strata_operations_running: running });
         return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
       },
     },

@@ -22,6 +22,33 @@ export type Limits = Static<typeof Limits>;
 /** The kinds of instance. */
 export const InstanceType = Type.Union([Type.Literal('vm'), Type.Literal('container'), Type.Literal('sandbox')]);
 
+/** What a container was created with (hostname, init, limits) and how often the OOM killer hit it. */
+export const ContainerSettings = Type.Object(
+  {
+    hostname: Type.String(),
+    command: Type.Array(Type.String(), { description: 'the init process (argv)' }),
+    memoryLimitBytes: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'null: none' }),
+    pidsLimit: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'null: no limit' }),
+    cpuWeight: Type.Union([Type.Integer(), Type.Null()], { description: 'null: the default (100)' }),
+    cpuQuotaPercent: Type.Union([Type.Integer(), Type.Null()], { description: 'null: no cap' }),
+    oomKills: Type.Integer({ minimum: 0, description: 'OOM kills over all runs' }),
+  },
+  { additionalProperties: false },
+);
+
+/** What a sandbox was created with and how its last run ended. */
+export const SandboxSettings = Type.Object(
+  {
+    cpuTimeLimitMs: Type.Integer({ minimum: 1, description: 'CPU time budget of one run' }),
+    memoryLimitBytes: Type.Integer({ minimum: 1, description: 'cap of the module linear memory' }),
+    lastEnd: Type.Union(
+      [...['exit', 'trap', 'cpu-limit', 'memory-limit', 'stopped', 'error'].map((s) => Type.Literal(s)), Type.Null()],
+      { description: 'how the last run ended; null before the first end' },
+    ),
+  },
+  { additionalProperties: false },
+);
+
 /** An instance. */
 export const Instance = Type.Object(
   {
@@ -44,6 +71,8 @@ export const Instance = Type.Object(
     exitCode: Type.Optional(
       Type.Union([Type.Integer(), Type.Null()], { description: 'containers and sandboxes: exit code of the last run' }),
     ),
+    container: Type.Optional(ContainerSettings),
+    sandbox: Type.Optional(SandboxSettings),
   },
   { $id: 'Instance', additionalProperties: false },
 );
@@ -72,6 +101,20 @@ export const CreateInstance = Type.Object(
     ),
     module: Type.Optional(
       Type.String({ maxLength: 1_000_000, description: 'sandboxes: the WebAssembly module, base64' }),
+    ),
+    hostname: Type.Optional(
+      Type.String({ maxLength: 253, description: 'containers: host name, an RFC 1123 label (default the name)' }),
+    ),
+    command: Type.Optional(
+      Type.Array(Type.String({ maxLength: 4096 }), {
+        minItems: 1,
+        maxItems: 256,
+        description: "containers: the init process argv (default the image's console shell)",
+      }),
+    ),
+    pidsLimit: Type.Optional(Type.Integer({ description: 'containers: most processes and threads (pids.max)' })),
+    cpuTimeLimitMs: Type.Optional(
+      Type.Integer({ description: 'sandboxes: CPU time budget of one run in ms (default 10000)' }),
     ),
   },
   { $id: 'CreateInstance', additionalProperties: false },
@@ -113,6 +156,8 @@ export const Usage = Type.Object({
   nicTxPackets: Type.Optional(Type.Integer({ minimum: 0 })),
   consoleBytes: Type.Integer({ minimum: 0 }),
   cpuThrottledSeconds: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
+  pids: Type.Optional(Type.Integer({ minimum: 0, description: 'containers: processes and threads now' })),
+  oomKills: Type.Optional(Type.Integer({ minimum: 0, description: 'containers: OOM kills over all runs' })),
 });
 
 /** GET /1.0/instances/{name}/state: the state, usage next to the limits, and what enforces them. */

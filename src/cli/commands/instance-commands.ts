@@ -54,7 +54,19 @@ interface LaunchOptions extends LimitFlags {
   engine?: string;
   type?: string;
   quiet?: boolean;
+  hostname?: string;
+  pidsLimit?: string;
+  command?: string;
+  cpuTimeLimit?: string;
 }
+
+/** Launch flags that only one instance type takes. */
+const TYPE_ONLY_FLAGS: readonly [keyof LaunchOptions, string, 'container' | 'sandbox'][] = [
+  ['hostname', '--hostname', 'container'],
+  ['pidsLimit', '--pids-limit', 'container'],
+  ['command', '--command', 'container'],
+  ['cpuTimeLimit', '--cpu-time-limit', 'sandbox'],
+];
 
 function wholeNumber(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
@@ -81,16 +93,41 @@ export const registerInstanceCommands: CliRegistrar = (program: Command, ctx: Cl
       .option('--network <name>', 'attach to this network')
       .option('--engine <engine>', 'builtin (default) or qemu')
       .option('--type <type>', 'vm (default), container (runc, from a container image) or sandbox (a WASI module)')
+      .option('--hostname <name>', 'container: host name inside (default the instance name)')
+      .option('--pids-limit <n>', 'container: most processes and threads')
+      .option('--command <command>', "container: the init process, run by /bin/sh -c (default the image's shell)")
+      .option('--cpu-time-limit <ms>', 'sandbox: CPU time budget of one run in ms (default 10000)')
+      .argument('[command...]', 'container: the init process and its arguments, after --')
       .option('-q, --quiet', 'no progress line'),
-  ).action(async (image: string, name: string, opts: LaunchOptions) => {
+  ).action(async (image: string, name: string, argv: string[], opts: LaunchOptions) => {
     const client = clientFor(ctx);
     const body: CreateInstance = { name, image, start: true };
-    if (opts.type !== undefined) {
-      if (opts.type !== 'vm' && opts.type !== 'container' && opts.type !== 'sandbox') {
-        throw new StrataError('INVALID_ARGUMENT', `invalid --type '${opts.type}': choose vm, container or sandbox`);
-      }
-      body.type = opts.type;
+    const type = opts.type ?? 'vm';
+    if (type !== 'vm' && type !== 'container' && type !== 'sandbox') {
+      throw new StrataError('INVALID_ARGUMENT', `invalid --type '${type}': choose vm, container or sandbox`);
     }
+    if (opts.type !== undefined) body.type = type;
+    for (const [key, flag, owner] of TYPE_ONLY_FLAGS) {
+      if (opts[key] !== undefined && type !== owner) {
+        throw new StrataError('INVALID_ARGUMENT', `${flag} is for a ${owner} (--type ${owner}), not a ${type}`);
+      }
+    }
+    if (argv.length > 0 && type !== 'container') {
+      throw new StrataError(
+        'INVALID_ARGUMENT',
+        `a command after -- is for a container (--type container), not a ${type}`,
+      );
+    }
+    if (argv.length > 0 && opts.command !== undefined) {
+      throw new StrataError('INVALID_ARGUMENT', 'give the command either after -- or with --command, not both');
+    }
+    if (opts.hostname !== undefined) body.hostname = opts.hostname;
+    const pids = wholeNumber(opts.pidsLimit, '--pids-limit');
+    if (pids !== undefined) body.pidsLimit = pids;
+    const cpuTime = wholeNumber(opts.cpuTimeLimit, '--cpu-time-limit');
+    if (cpuTime !== undefined) body.cpuTimeLimitMs = cpuTime;
+    if (argv.length > 0) body.command = argv;
+    if (opts.command !== undefined) body.command = ['/bin/sh', '-c', opts.command];
     if (opts.type === 'sandbox') {
       const bytes = await readFile(image).catch((err: NodeJS.ErrnoException) => {
         throw new StrataError(err.code === 'ENOENT' ? 'NOT_FOUND' : 'IO', `cannot read ${image}: ${err.message}`);
@@ -159,9 +196,9 @@ export const registerInstanceCommands: CliRegistrar = (program: Command, ctx: Cl
           { header: 'status', cell: (i) => i.status },
           { header: 'engine', cell: (i) => i.engine },
           { header: 'image', cell: (i) => i.image },
-          { header: 'cpus', cell: (i) => String(i.cpus), align: 'right' },
-          { header: 'memory', cell: (i) => formatBytes(i.memoryBytes), align: 'right' },
-          { header: 'disk', cell: (i) => formatBytes(i.diskSizeBytes), align: 'right' },
+          { header: 'cpus', cell: (i) => (i.type === 'vm' ? String(i.cpus) : '-'), align: 'right' },
+          { header: 'memory', cell: (i) => listMemory(i), align: 'right' },
+          { header: 'disk', cell: (i) => (i.type === 'vm' ? formatBytes(i.diskSizeBytes) : '-'), align: 'right' },
           { header: 'pid', cell: (i) => (i.vmmPid === null ? '-' : String(i.vmmPid)), align: 'right' },
           { header: 'reason', cell: (i) => (i.status === 'failed' ? (i.statusReason ?? '') : '') },
         ]),
@@ -247,12 +284,88 @@ async function changeState(
   ctx.stdout.write(`${name}: ${inst.status}\n`);
 }
 
+/** The memory column of `strata list`: a VM's RAM, a container's or sandbox's cap ('-' when it has none). */
+function listMemory(i: Instance): string {
+  if (i.type === 'vm') return formatBytes(i.memoryBytes);
+  const cap = i.container ? i.container.memoryLimitBytes : (i.sandbox?.memoryLimitBytes ?? null);
+  return cap === null ? '-' : formatBytes(cap);
+}
+
 function rate(v: number, unit: string): string {
   return v > 0 ? `${v} ${unit}` : 'unlimited';
 }
 
+/** The `strata info` text of a container or sandbox: its settings, then each limit beside its usage. */
+function renderWorkloadInfo(inst: Instance, st: InstanceState): string {
+  const u = st.usage;
+  const c = inst.container;
+  const sb = inst.sandbox;
+  const lines = [
+    `name:     ${inst.name}`,
+    `status:   ${inst.status}${st.pid ? ` (init pid ${st.pid})` : ''}${inst.statusReason && inst.status !== 'running' ? ` - ${inst.statusReason}` : ''}`,
+    `type:     ${inst.type}`,
+    `image:    ${inst.image}`,
+    ...(inst.exitCode !== undefined
+      ? [`exit:     ${inst.exitCode === null ? 'none (ended by a signal or limit)' : inst.exitCode}`]
+      : []),
+    ...(sb?.lastEnd ? [`ended by: ${sb.lastEnd}`] : []),
+    `engine:   ${inst.engine}`,
+    ...(c ? [`hostname: ${c.hostname}`, `command:  ${c.command.map(shellWord).join(' ')}`] : []),
+    ...(c ? [`OOM kills: ${u?.oomKills ?? c.oomKills}`] : []),
+    `created:  ${inst.createdAt}`,
+    '',
+  ];
+  const rows: [string, string, string][] = [];
+  if (c) {
+    rows.push(
+      ['CPU', '-', u ? `${u.cpuSeconds.toFixed(2)} s CPU time` : '-'],
+      ['CPU weight', String(c.cpuWeight ?? 100), '-'],
+      [
+        'CPU quota',
+        c.cpuQuotaPercent ? `${c.cpuQuotaPercent}% of a CPU` : 'none',
+        u?.cpuThrottledSeconds != null ? `${u.cpuThrottledSeconds.toFixed(1)} s throttled` : '-',
+      ],
+      [
+        'memory',
+        c.memoryLimitBytes !== null ? `${formatBytes(c.memoryLimitBytes)} (hard cap)` : 'none',
+        u ? `${formatBytes(u.memoryRssBytes)} in use` : '-',
+      ],
+      [
+        'processes',
+        c.pidsLimit !== null ? String(c.pidsLimit) : 'unlimited',
+        u?.pids !== undefined ? `${u.pids} now` : '-',
+      ],
+      ['disk I/O', '-', u ? `${formatBytes(u.diskReadBytes)} read, ${formatBytes(u.diskWriteBytes)} written` : '-'],
+      ['network', '-', u ? `${formatBytes(u.nicRxBytes)} in, ${formatBytes(u.nicTxBytes)} out` : '-'],
+    );
+  }
+  if (sb) {
+    rows.push(
+      ['CPU time', `${sb.cpuTimeLimitMs} ms per run`, u ? `${Math.round(u.cpuSeconds * 1000)} ms used` : '-'],
+      [
+        'memory',
+        `${formatBytes(sb.memoryLimitBytes)} (linear memory cap)`,
+        u ? `${formatBytes(u.memoryRssBytes)}` : '-',
+      ],
+    );
+  }
+  rows.push(['console', '-', u ? `${formatBytes(u.consoleBytes)} written` : '-']);
+  const table = renderTable(rows, [
+    { header: 'resource', cell: (r) => r[0] },
+    { header: 'limit', cell: (r) => r[1] },
+    { header: 'usage', cell: (r) => r[2] },
+  ]);
+  return `${lines.join('\n')}${table}`;
+}
+
+/** An argument as a POSIX shell word (quoted when it needs to be). */
+function shellWord(a: string): string {
+  return /^[A-Za-z0-9_./=:@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
 /** The `strata info` text: definition, then a table of each resource's limit beside its usage. */
 export function renderInfo(inst: Instance, st: InstanceState): string {
+  if (inst.type !== 'vm') return renderWorkloadInfo(inst, st);
   const u = st.usage;
   const l = st.limits;
   const lines = [

@@ -126,6 +126,32 @@ export interface ContainerInfo {
   layerDir: string;
 }
 
+/** Counters of a running container, read from its cgroups and its network namespace. */
+export interface ContainerUsage {
+  /** CPU time of every process of the container (cgroup `cpuacct.usage` / `cpu.stat usage_usec`). */
+  cpuSeconds: number;
+  /** Time the CPU quota held the container back (`cpu.stat` throttled time); null when not readable. */
+  cpuThrottledSeconds: number | null;
+  /** Memory charged to the container's cgroup now (`memory.usage_in_bytes` / `memory.current`). */
+  memoryCurrentBytes: number;
+  /** Processes and threads in the container now (`pids.current`). */
+  pids: number;
+  /** OOM kills over all runs, the current one included. */
+  oomKills: number;
+  /** Block I/O of the container's processes (`blkio.throttle.io_service_*` / `io.stat`). */
+  diskReadBytes: number;
+  diskWriteBytes: number;
+  diskReadOps: number;
+  diskWriteOps: number;
+  /** Bytes and frames through the container's network interfaces other than loopback (0 when none). */
+  nicRxBytes: number;
+  nicTxBytes: number;
+  nicRxPackets: number;
+  nicTxPackets: number;
+  /** Bytes the init wrote to the console in this run. */
+  consoleBytes: number;
+}
+
 /** What `exec` returns. */
 export interface ExecResult {
   /** The process's exit status; 128+N when signal N ended it (137: SIGKILL, as the OOM killer sends). */
@@ -195,6 +221,8 @@ interface Live {
   paused: boolean;
   /** Settles when the console reader has seen the end of output (every writer closed). */
   outputEnded: Promise<void>;
+  /** Console bytes of this run. */
+  consoleBytes: number;
   /** Set by `detach`: the run's end is no longer this manager's business. */
   detached: boolean;
   oomAtStart: number;
@@ -215,6 +243,11 @@ export class ContainerManager {
   private readonly live = new Map<string, Live>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly exitListeners = new Map<string, Set<(exit: ContainerExit) => void>>();
+  private readonly anyExitListeners = new Set<(name: string, exit: ContainerExit) => void>();
+  private readonly oomListeners = new Set<(name: string, oomKills: number) => void>();
+  /** The OOM counter of each running container's cgroup as last reported (see `onOom`). */
+  private readonly oomSeen = new Map<string, number>();
+  private oomTimer: NodeJS.Timeout | undefined;
   private hostChecked = false;
 
   constructor(opts: ContainerManagerOptions) {
@@ -391,6 +424,63 @@ export class ContainerManager {
     return this.infoOf(await this.loadRecord(name));
   }
 
+  /**
+   * The counters of a running or paused container (undefined when it is stopped): CPU, memory, pids and block I/O
+   * from its cgroups (v1 or v2), OOM kills, network bytes from its namespace, console bytes.
+   */
+  async usage(name: string): Promise<ContainerUsage | undefined> {
+    const record = await this.loadRecord(name);
+    const live = this.live.get(name);
+    if (!live) return undefined;
+    const rel = this.cgroupsPath(name).replace(/^\/+/, '');
+    const read = (...parts: string[]) => readFile(join(this.cgroupRoot, ...parts), 'utf8').catch(() => undefined);
+    const v2 = (await read(rel, 'cgroup.controllers')) !== undefined;
+    let cpuSeconds = 0;
+    let throttled: number | null = null;
+    let pids = 0;
+    const io = { rbytes: 0, wbytes: 0, rios: 0, wios: 0 };
+    if (v2) {
+      const stat = keyValues((await read(rel, 'cpu.stat')) ?? '');
+      cpuSeconds = (stat.get('usage_usec') ?? 0) / 1e6;
+      throttled = stat.has('throttled_usec') ? (stat.get('throttled_usec') ?? 0) / 1e6 : null;
+      for (const line of ((await read(rel, 'io.stat')) ?? '').split('\n')) {
+        for (const m of line.matchAll(/\b(rbytes|wbytes|rios|wios)=(\d+)/g))
+          io[m[1] as keyof typeof io] += Number(m[2]);
+      }
+    } else {
+      cpuSeconds = Number((await read('cpuacct', rel, 'cpuacct.usage')) ?? 0) / 1e9;
+      const stat = await read('cpu', rel, 'cpu.stat');
+      throttled = stat === undefined ? null : (keyValues(stat).get('throttled_time') ?? 0) / 1e9;
+      const sum = (text: string | undefined, op: string) =>
+        (text ?? '')
+          .split('\n')
+          .map((l) => l.trim().split(/\s+/))
+          .filter((f) => f.length === 3 && f[1] === op)
+          .reduce((a, f) => a + Number(f[2]), 0);
+      const bytes = await read('blkio', rel, 'blkio.throttle.io_service_bytes');
+      const ops = await read('blkio', rel, 'blkio.throttle.io_serviced');
+      io.rbytes = sum(bytes, 'Read');
+      io.wbytes = sum(bytes, 'Write');
+      io.rios = sum(ops, 'Read');
+      io.wios = sum(ops, 'Write');
+    }
+    pids = Number(((await read('pids', rel, 'pids.current')) ?? (await read(rel, 'pids.current')) ?? '0').trim());
+    const net = netDevCounters(await readFile(`/proc/${live.pid}/net/dev`, 'utf8').catch(() => ''));
+    return {
+      cpuSeconds,
+      cpuThrottledSeconds: throttled,
+      memoryCurrentBytes: (await this.readMemoryUsage(name)) ?? 0,
+      pids: Number.isFinite(pids) ? pids : 0,
+      oomKills: record.oomKills + Math.max(0, (await this.readOomKills(name)) - live.oomAtStart),
+      diskReadBytes: io.rbytes,
+      diskWriteBytes: io.wbytes,
+      diskReadOps: io.rios,
+      diskWriteOps: io.wios,
+      ...net,
+      consoleBytes: live.consoleBytes,
+    };
+  }
+
   /** Every container, sorted by name. */
   async list(): Promise<ContainerInfo[]> {
     const names = await readdir(this.containersDir).catch(() => [] as string[]);
@@ -461,6 +551,8 @@ export class ContainerManager {
       throw new StrataError('INVALID_ARGUMENT', `exec in container '${name}' failed: ${msg.replace(/\\"/g, '"')}`);
     }
     const oomAfter = await this.readOomKills(name);
+    // Report a kill at once rather than at the next watch tick.
+    await this.checkOom(name);
     return { exitCode, stdout: Buffer.concat(out), stderr, oomKilled: exitCode === 137 && oomAfter > oomBefore };
   }
 
@@ -507,6 +599,54 @@ export class ContainerManager {
     return () => set.delete(listener);
   }
 
+  /** Calls `listener` each time the init of any container ends (after its record holds the exit). */
+  onAnyExit(listener: (name: string, exit: ContainerExit) => void): () => void {
+    this.anyExitListeners.add(listener);
+    return () => this.anyExitListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` when the OOM killer ends a process of a running container (any process: an exec, something
+   * started from the console, the init): the memory cgroup's counter is read every second and right after each
+   * exec; `oomKills` is the container's total over all runs. The init's own end is also an exit (`onExit`).
+   */
+  onOom(listener: (name: string, oomKills: number) => void): () => void {
+    this.oomListeners.add(listener);
+    return () => this.oomListeners.delete(listener);
+  }
+
+  /** Starts watching the OOM counter of a container that now runs (one timer for all of them). */
+  private watchOom(name: string, counter: number): void {
+    this.oomSeen.set(name, counter);
+    this.oomTimer ??= setInterval(() => {
+      if (this.oomSeen.size === 0) {
+        clearInterval(this.oomTimer);
+        this.oomTimer = undefined;
+        return;
+      }
+      for (const n of this.oomSeen.keys()) void this.checkOom(n).catch(() => undefined);
+    }, 1000).unref();
+  }
+
+  /** Reads the OOM counter of a running container and tells the listeners when it went up. */
+  private async checkOom(name: string): Promise<void> {
+    const live = this.live.get(name);
+    if (!live || !this.oomSeen.has(name)) return;
+    const now = await this.readOomKills(name);
+    const seen = this.oomSeen.get(name);
+    if (seen === undefined || now <= seen) return;
+    this.oomSeen.set(name, now);
+    const record = await this.loadRecord(name).catch(() => undefined);
+    const total = (record?.oomKills ?? 0) + Math.max(0, now - live.oomAtStart);
+    for (const l of this.oomListeners) {
+      try {
+        l(name, total);
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+
   /** Stops every running container (daemon shutdown with `stopContainers`), SIGKILL after `timeoutMs`. */
   async stopAll(timeoutMs = 5_000): Promise<void> {
     await Promise.all([...this.live.keys()].map((n) => this.stop(n, { timeoutMs }).catch(() => undefined)));
@@ -542,6 +682,7 @@ export class ContainerManager {
           await this.finishRun(st.id, live, null, null);
         })();
         this.live.set(st.id, live);
+        this.watchOom(st.id, live.oomAtStart);
         adopted.push(st.id);
       });
     }
@@ -559,6 +700,7 @@ export class ContainerManager {
       live.writer?.destroy();
       for (const end of [...live.enders]) end();
       this.live.delete(name);
+      this.oomSeen.delete(name);
     }
   }
 
@@ -777,6 +919,7 @@ export class ContainerManager {
       live.pid = pid;
       live.finished = exited.then((st) => this.finishRun(record.name, live, st.code, st.signal));
       this.live.set(name, live);
+      this.watchOom(name, oomAtStart);
     } catch (err) {
       for (const fd of fds) closeSync(fd);
       reader?.destroy();
@@ -791,6 +934,7 @@ export class ContainerManager {
   /** After the init is gone: record how, read the OOM counter, let runc delete, unmount, close the console. */
   private async finishRun(name: string, live: Live, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     if (live.detached) return;
+    this.oomSeen.delete(name);
     const oomNow = await this.readOomKills(name);
     const runOoms = Math.max(0, oomNow - live.oomAtStart);
     // runc run exits 128+N for a signalled init; turn that back into the signal.
@@ -823,9 +967,13 @@ export class ContainerManager {
       record.lastExit = exit;
       await this.saveRecord(record).catch(() => undefined);
     }
-    for (const l of this.exitListeners.get(name) ?? []) {
+    const listeners = [
+      ...[...(this.exitListeners.get(name) ?? [])].map((l) => () => l(exit)),
+      ...[...this.anyExitListeners].map((l) => () => l(name, exit)),
+    ];
+    for (const call of listeners) {
       try {
-        l(exit);
+        call();
       } catch {
         // A listener's failure is its own.
       }
@@ -907,6 +1055,40 @@ export class ContainerManager {
   }
 }
 
+/** `key value` lines (cgroup `cpu.stat`, `memory.events`) as a map. */
+function keyValues(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v !== undefined && /^\d+$/.test(v)) out.set(k, Number(v));
+  }
+  return out;
+}
+
+/** Sums of `/proc/PID/net/dev` over every interface but loopback. */
+export function netDevCounters(text: string): {
+  nicRxBytes: number;
+  nicTxBytes: number;
+  nicRxPackets: number;
+  nicTxPackets: number;
+} {
+  const out = { nicRxBytes: 0, nicTxBytes: 0, nicRxPackets: 0, nicTxPackets: 0 };
+  for (const line of text.split('\n').slice(2)) {
+    const colon = line.indexOf(':');
+    if (colon < 0 || line.slice(0, colon).trim() === 'lo') continue;
+    const f = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    out.nicRxBytes += f[0] ?? 0;
+    out.nicRxPackets += f[1] ?? 0;
+    out.nicTxBytes += f[8] ?? 0;
+    out.nicTxPackets += f[9] ?? 0;
+  }
+  return out;
+}
+
 /** Waits until runc writes the init's pid (started) or exits first (failed: undefined). */
 async function waitForPid(pidFile: string, exited: Promise<unknown>): Promise<number | undefined> {
   let gone = false;
@@ -915,10 +1097,13 @@ async function waitForPid(pidFile: string, exited: Promise<unknown>): Promise<nu
   });
   const deadline = Date.now() + 60_000;
   for (;;) {
+    // Note the exit before reading: runc writes the pid before it starts the init, so a pid file read after the
+    // exit was seen is final (an init that ends at once is still a start, not a failure).
+    const wasGone = gone;
     const text = await readFile(pidFile, 'utf8').catch(() => '');
     const pid = Number(text.trim());
     if (text.trim() !== '' && Number.isSafeInteger(pid) && pid > 0) return pid;
-    if (gone) return undefined;
+    if (wasGone) return undefined;
     if (Date.now() > deadline) throw new StrataError('UNAVAILABLE', 'runc did not start the container within 60 s');
     await new Promise((r) => setTimeout(r, 3));
   }
@@ -1001,8 +1186,10 @@ function newLive(child: ChildProcess | undefined, reader: Socket, writer: Socket
       reader.once('close', resolve);
     }),
     detached: false,
+    consoleBytes: 0,
   };
   reader.on('data', (b: Buffer) => {
+    live.consoleBytes += b.length;
     live.history.push(b);
     live.historyBytes += b.length;
     while (live.historyBytes > CONSOLE_HISTORY_BYTES && live.history.length > 1) {

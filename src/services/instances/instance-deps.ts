@@ -67,7 +67,78 @@ export interface WorkloadView {
   network?: string | null | undefined;
   /** Its IPv4 address on that network with the prefix length (`10.0.1.100/24`), while it has one. */
   ipv4?: string | null | undefined;
+  /** Container settings (containers only). */
+  container?: WorkloadContainerSettings | undefined;
+  /** Sandbox settings (sandboxes only). */
+  sandbox?: WorkloadSandboxSettings | undefined;
 }
+
+/** What a container was created with, and its OOM count. */
+export interface WorkloadContainerSettings {
+  hostname: string;
+  /** The init process (argv). */
+  command: string[];
+  /** Memory cap in bytes; null: none. */
+  memoryLimitBytes: number | null;
+  /** Most processes and threads; null: no limit. */
+  pidsLimit: number | null;
+  cpuWeight: number | null;
+  cpuQuotaPercent: number | null;
+  /** OOM kills over all runs. */
+  oomKills: number;
+}
+
+/** What a sandbox was created with, and how its last run ended. */
+export interface WorkloadSandboxSettings {
+  /** CPU time budget of one run in ms. */
+  cpuTimeLimitMs: number;
+  /** Cap of the module's linear memory in bytes. */
+  memoryLimitBytes: number;
+  /** How the last run ended: exit, trap, cpu-limit, memory-limit, stopped, error; null before the first end. */
+  lastEnd: string | null;
+}
+
+/** Usage of a running container or sandbox, in the fields VMs report where the meaning is the same. */
+export interface WorkloadUsage {
+  cpuSeconds: number;
+  cpuThrottledSeconds: number | null;
+  /** Containers: memory charged to the cgroup. Sandboxes: the module's linear memory. */
+  memoryBytes: number;
+  /** Containers: processes and threads now. */
+  pids?: number | undefined;
+  /** Containers: OOM kills over all runs. */
+  oomKills?: number | undefined;
+  /** Containers: block I/O of its processes (a sandbox has no disk: absent). */
+  diskReadBytes?: number | undefined;
+  diskWriteBytes?: number | undefined;
+  diskReadOps?: number | undefined;
+  diskWriteOps?: number | undefined;
+  /** Containers: its interfaces but loopback (a sandbox has no network: absent). */
+  nicRxBytes?: number | undefined;
+  nicTxBytes?: number | undefined;
+  nicRxPackets?: number | undefined;
+  nicTxPackets?: number | undefined;
+  consoleBytes: number;
+}
+
+/** Something that happened to a workload by itself (not through a lifecycle request). */
+export type WorkloadEvent =
+  | {
+      /** Its init (container) or module (sandbox) ended. */
+      kind: 'ended';
+      /** The exit code, or null when a signal or a limit ended it. */
+      exitCode: number | null;
+      /** `exit`, `oom`, `signal`, `cpu-limit`, `memory-limit`, `trap`, `error` or `stopped`. */
+      cause: string;
+      /** One line. */
+      reason: string;
+    }
+  | {
+      /** The OOM killer ended a process of a running container (not its init). */
+      kind: 'oom';
+      oomKills: number;
+      reason: string;
+    };
 
 /** What a create request gives a workload backend. */
 export interface WorkloadCreateSpec {
@@ -84,6 +155,14 @@ export interface WorkloadCreateSpec {
   cpuQuotaPercent?: number | undefined;
   /** Container: the network to attach to (checked to exist). */
   network?: string | undefined;
+  /** Container: host name in its UTS namespace (default the name). */
+  hostname?: string | undefined;
+  /** Container: the init process argv (default the image's console shell). */
+  command?: string[] | undefined;
+  /** Container: most processes and threads. */
+  pidsLimit?: number | undefined;
+  /** Sandbox: CPU time budget of one run in ms. */
+  cpuTimeLimitMs?: number | undefined;
 }
 
 /** What an exec returns. */
@@ -125,4 +204,12 @@ export interface WorkloadBackend {
   /** Runs a command inside it (containers only; others refuse with CONFLICT). */
   exec(name: string, command: readonly string[], stdin: Uint8Array | undefined): Promise<WorkloadExecResult>;
   openConsole(name: string, listener: (bytes: Uint8Array) => void): Promise<WorkloadConsole>;
+  /** Counters of a running workload; undefined when it is stopped. */
+  usage(name: string): Promise<WorkloadUsage | undefined>;
+  /**
+   * Tells `listener` what happens to workloads by themselves: an end not asked for (exit, OOM, CPU limit) and OOM
+   * kills inside a running container. Ends caused by stop, restart or delete are reported too; the instance
+   * manager tells them apart.
+   */
+  onEvent(listener: (name: string, event: WorkloadEvent) => void): void;
 }

@@ -10,8 +10,12 @@ import type {
   InstanceType,
   WorkloadBackend,
   WorkloadConsole,
+  WorkloadContainerSettings,
+  WorkloadEvent,
   WorkloadExecResult,
+  WorkloadSandboxSettings,
   WorkloadType,
+  WorkloadUsage,
   WorkloadView,
 } from './instance-deps.js';
 import { InstanceRuntime } from './instance-runtime.js';
@@ -37,6 +41,10 @@ export type InstanceView = Omit<InstanceRecord, 'engine'> & {
   engine: string;
   /** Exit code of the last run of a container or sandbox (null: a signal or limit ended it). */
   exitCode?: number | null | undefined;
+  /** Containers: hostname, init command, limits, OOM kills. */
+  container?: WorkloadContainerSettings | undefined;
+  /** Sandboxes: CPU time and memory limits, how the last run ended. */
+  sandbox?: WorkloadSandboxSettings | undefined;
 };
 
 /** Input of `exec`. */
@@ -56,11 +64,78 @@ const WORKLOAD_ENGINE: Record<WorkloadType, string> = { container: 'runc', sandb
  */
 export class InstanceManager {
   private readonly creating = new Set<string>();
+  /** Workload events that came while the workload was being launched: sent once its launch events are out. */
+  private readonly heldEvents = new Map<string, WorkloadEvent[]>();
+  /** Workloads being stopped, restarted or deleted on request: their end is that request's event. */
+  private readonly endsAsked = new Map<string, number>();
   /** Live VMMs and the lifecycle work on them. */
   readonly runtime: InstanceRuntime;
 
   constructor(private readonly deps: InstanceManagerDeps) {
     this.runtime = new InstanceRuntime(deps);
+    for (const [type, backend] of this.backends()) {
+      backend.onEvent((name, event) => this.workloadEvent(type, name, event));
+    }
+  }
+
+  /** Turns what a workload did by itself into the instance events VMs emit (with the reason). */
+  private workloadEvent(type: WorkloadType, name: string, event: WorkloadEvent): void {
+    if (this.creating.has(name)) {
+      const held = this.heldEvents.get(name) ?? [];
+      held.push(event);
+      this.heldEvents.set(name, held);
+      return;
+    }
+    const resource = `/1.0/instances/${name}`;
+    if (event.kind === 'oom') {
+      this.deps.events.emit('lifecycle', resource, {
+        action: 'instance-oom-kill',
+        name,
+        type,
+        reason: event.reason,
+        oomKills: event.oomKills,
+      });
+      return;
+    }
+    if (this.endsAsked.has(name)) return;
+    this.deps.events.emit('lifecycle', resource, {
+      action: 'instance-stopped',
+      name,
+      type,
+      reason: event.reason,
+      cause: event.cause,
+      exitCode: event.exitCode,
+    });
+  }
+
+  /** Runs `fn` (a stop, restart or delete) with the workload's end counted as asked for. */
+  private async askedEnd<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    this.endsAsked.set(name, (this.endsAsked.get(name) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      const n = (this.endsAsked.get(name) ?? 1) - 1;
+      if (n > 0) this.endsAsked.set(name, n);
+      else this.endsAsked.delete(name);
+    }
+  }
+
+  /** Usage of a running container or sandbox; undefined when it is stopped or a VM. */
+  async workloadUsage(name: string): Promise<WorkloadUsage | undefined> {
+    const found = await this.workloadOf(name);
+    return found ? found.backend.usage(name) : undefined;
+  }
+
+  /** Every container and sandbox with its usage (undefined when stopped), for metrics. */
+  async workloadUsages(): Promise<{ view: InstanceView; usage: WorkloadUsage | undefined }[]> {
+    const out: { view: InstanceView; usage: WorkloadUsage | undefined }[] = [];
+    for (const [type, backend] of this.backends()) {
+      for (const w of await backend.list()) {
+        const usage = w.status === 'stopped' ? undefined : await backend.usage(w.name).catch(() => undefined);
+        out.push({ view: workloadView(type, w), usage });
+      }
+    }
+    return out;
   }
 
   /** The folder of instance `name`. */
@@ -159,11 +234,17 @@ export class InstanceManager {
     return this.deps.operations.run('instance.launch', resource, async () => {
       try {
         await backend.launch(spec);
-      } finally {
+      } catch (err) {
         this.creating.delete(spec.name);
+        this.heldEvents.delete(spec.name);
+        throw err;
       }
       this.deps.events.emit('lifecycle', resource, { action: 'instance-created', name: spec.name, type });
       this.deps.events.emit('lifecycle', resource, { action: 'instance-started', name: spec.name, type });
+      this.creating.delete(spec.name);
+      const held = this.heldEvents.get(spec.name) ?? [];
+      this.heldEvents.delete(spec.name);
+      for (const event of held) this.workloadEvent(type, spec.name, event);
     });
   }
 
@@ -265,10 +346,10 @@ export class InstanceManager {
           await backend.start(name);
           break;
         case 'stop':
-          await backend.stop(name, action.force);
+          await this.askedEnd(name, () => backend.stop(name, action.force));
           break;
         case 'restart':
-          await backend.restart(name, action.force);
+          await this.askedEnd(name, () => backend.restart(name, action.force));
           break;
         case 'pause':
           await backend.pause(name);
@@ -292,7 +373,7 @@ export class InstanceManager {
     }
     const resource = `/1.0/instances/${name}`;
     return this.deps.operations.run('instance.delete', resource, async () => {
-      await found.backend.delete(name, force);
+      await this.askedEnd(name, () => found.backend.delete(name, force));
       this.deps.events.emit('lifecycle', resource, { action: 'instance-deleted', name, type: found.type });
     });
   }
@@ -390,12 +471,20 @@ function workloadView(type: WorkloadType, w: WorkloadView): InstanceView {
     memoryBytes: Math.max(1, w.memoryBytes),
     diskSizeBytes: 1,
     network: w.network ?? null,
-    limits: { cpuWeight: 100, cpuQuotaPercent: 0, diskIops: 0, diskBytesPerSec: 0, nicBytesPerSec: 0 },
+    limits: {
+      cpuWeight: w.container?.cpuWeight ?? 100,
+      cpuQuotaPercent: w.container?.cpuQuotaPercent ?? 0,
+      diskIops: 0,
+      diskBytesPerSec: 0,
+      nicBytesPerSec: 0,
+    },
     vmmPid: w.pid,
     createdAt: w.createdAt,
     updatedAt: w.createdAt,
     lastStartedAt: null,
     ...(w.exitCode !== undefined ? { exitCode: w.exitCode } : {}),
+    ...(w.container ? { container: w.container } : {}),
+    ...(w.sandbox ? { sandbox: w.sandbox } : {}),
   };
 }
 

@@ -19,6 +19,14 @@ export interface CreateInstanceInput {
   type?: string | undefined;
   /** Sandboxes: the WebAssembly module, base64. */
   module?: string | undefined;
+  /** Containers: host name (an RFC 1123 label; default the instance name). */
+  hostname?: string | undefined;
+  /** Containers: the init process argv (default the image's console shell). */
+  command?: string[] | undefined;
+  /** Containers: most processes and threads (cgroup pids.max). */
+  pidsLimit?: number | undefined;
+  /** Sandboxes: CPU time budget of one run, in milliseconds. */
+  cpuTimeLimitMs?: number | undefined;
 }
 
 /** A create request after validation. */
@@ -108,6 +116,7 @@ export function validateLimits(limits: Partial<InstanceLimits> | undefined, base
  */
 export function validateCreate(input: CreateInstanceInput): ValidCreate {
   checkInstanceName(input.name);
+  refuseWorkloadFields(input);
   if (typeof input.image !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,62}$/.test(input.image)) {
     throw fieldError('image', `'${String(input.image)}' is not an image name`);
   }
@@ -169,6 +178,58 @@ export interface ValidWorkloadCreate {
   cpuQuotaPercent?: number | undefined;
   /** Container: the network its `eth0` joins. */
   network?: string | undefined;
+  hostname?: string | undefined;
+  command?: string[] | undefined;
+  pidsLimit?: number | undefined;
+  cpuTimeLimitMs?: number | undefined;
+}
+
+/** Most processes a container may be limited to (a value above is a typo, not a limit). */
+export const MAX_PIDS_LIMIT = 4_194_304;
+
+/** Longest CPU time budget of a sandbox run: one day. */
+export const MAX_CPU_TIME_LIMIT_MS = 86_400_000;
+
+/**
+ * Throws INVALID_ARGUMENT unless `hostname` is one RFC 1123 label: 1-63 letters, digits and inner hyphens (what a
+ * container's UTS namespace gets).
+ */
+export function checkHostname(hostname: unknown): asserts hostname is string {
+  if (typeof hostname !== 'string' || !/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(hostname)) {
+    throw fieldError(
+      'hostname',
+      `'${String(hostname)}' is not a host name label (RFC 1123): use 1-63 letters, digits and inner '-'`,
+    );
+  }
+}
+
+/** Checks a container's init argv: 1-256 arguments, the first not empty, no NUL bytes. */
+function checkCommand(command: unknown): string[] {
+  if (!Array.isArray(command) || command.length === 0 || command.length > 256) {
+    throw fieldError('command', 'give the program and its arguments (1 to 256 strings)');
+  }
+  for (const a of command) {
+    if (typeof a !== 'string' || a.includes('\0')) throw fieldError('command', `'${String(a)}' is not an argument`);
+  }
+  if (command[0] === '') throw fieldError('command', 'the program is empty');
+  return [...command] as string[];
+}
+
+/** The fields only one workload type takes, with that type. */
+const TYPE_ONLY_FIELDS = {
+  hostname: 'container',
+  command: 'container',
+  pidsLimit: 'container',
+  cpuTimeLimitMs: 'sandbox',
+} as const;
+
+/** Refuses container or sandbox settings in a VM create request, naming the field. */
+export function refuseWorkloadFields(input: CreateInstanceInput): void {
+  for (const [field, owner] of Object.entries(TYPE_ONLY_FIELDS)) {
+    if (input[field as keyof typeof TYPE_ONLY_FIELDS] !== undefined) {
+      throw fieldError(field, `only a ${owner} takes it, not a vm`);
+    }
+  }
 }
 
 /**
@@ -178,6 +239,19 @@ export interface ValidWorkloadCreate {
  */
 export function validateWorkloadCreate(input: CreateInstanceInput, type: 'container' | 'sandbox'): ValidWorkloadCreate {
   checkInstanceName(input.name);
+  for (const [field, owner] of Object.entries(TYPE_ONLY_FIELDS)) {
+    if (owner !== type && input[field as keyof typeof TYPE_ONLY_FIELDS] !== undefined) {
+      throw fieldError(field, `only a ${owner} takes it, not a ${type}`);
+    }
+  }
+  if (input.hostname !== undefined) checkHostname(input.hostname);
+  const command = input.command === undefined ? undefined : checkCommand(input.command);
+  const pidsLimit =
+    input.pidsLimit === undefined ? undefined : wholeInRange('pidsLimit', input.pidsLimit, 1, MAX_PIDS_LIMIT);
+  const cpuTimeLimitMs =
+    input.cpuTimeLimitMs === undefined
+      ? undefined
+      : wholeInRange('cpuTimeLimitMs', input.cpuTimeLimitMs, 1, MAX_CPU_TIME_LIMIT_MS);
   for (const field of ['engine', 'cpus', 'diskSize'] as const) {
     if (input[field] !== undefined) throw fieldError(field, `not supported for a ${type}`);
   }
@@ -221,5 +295,9 @@ export function validateWorkloadCreate(input: CreateInstanceInput, type: 'contai
     cpuWeight: l.cpuWeight === undefined ? undefined : limits.cpuWeight,
     cpuQuotaPercent: l.cpuQuotaPercent === undefined ? undefined : limits.cpuQuotaPercent,
     ...(input.network != null ? { network: input.network } : {}),
+    hostname: input.hostname,
+    command,
+    pidsLimit,
+    cpuTimeLimitMs,
   };
 }

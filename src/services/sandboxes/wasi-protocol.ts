@@ -15,6 +15,11 @@ export interface SandboxWorkerData {
   stdin: SharedArrayBuffer;
   /** When the module imports its memory: the import's names and the limits to create it with. */
   memoryImport?: { module: string; name: string; initial: number; maximum: number } | undefined;
+  /**
+   * One Int32 slot the worker keeps at the size of the module's linear memory in 64 KiB pages: set at start and
+   * at every WASI call (a module that computes without calling WASI shows the size of its last call).
+   */
+  memoryPages?: SharedArrayBuffer | undefined;
 }
 
 /** Messages from the worker. */

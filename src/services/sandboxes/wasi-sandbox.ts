@@ -113,8 +113,12 @@ export interface SandboxInfo {
   filesDir: string;
   /** CPU time of the current run so far (ms), while running. */
   cpuMs?: number | undefined;
+  /** Size of the running module's linear memory in bytes (as of its last WASI call), while running. */
+  memoryBytes?: number | undefined;
   /** How the CPU limit is measured on this host: thread CPU time, or wall clock when that cannot be read. */
   cpuLimitBasis?: 'thread-cpu-time' | 'wall-clock' | undefined;
+  /** Bytes the module wrote to stdout and stderr in this run, while running. */
+  consoleBytes?: number | undefined;
   /** Exit code of the last run (null when it did not exit by itself) and how it ended. */
   exitCode?: number | null | undefined;
   lastExit?: SandboxExit | undefined;
@@ -156,6 +160,9 @@ interface Run {
   endMessage: string | undefined;
   result: { code: number } | { trap: string; kind: 'trap' | 'error' } | undefined;
   done: Promise<SandboxExit>;
+  /** The worker's view of the linear memory size, in pages. */
+  memoryPages: Int32Array;
+  consoleBytes: number;
 }
 
 /** Clock ticks per second of /proc stat times (USER_HZ; 100 on Linux for every architecture Debian ships). */
@@ -289,6 +296,7 @@ export class SandboxManager {
   private readonly starting = new Set<string>();
   /** Console output of each sandbox's last ended run (in memory; what a console shows once the module is gone). */
   private readonly lastOutput = new Map<string, Buffer>();
+  private readonly exitListeners = new Set<(name: string, exit: SandboxExit) => void>();
 
   constructor(opts: SandboxManagerOptions) {
     this.sandboxesDir = join(opts.home, 'sandboxes');
@@ -414,6 +422,12 @@ export class SandboxManager {
     return b ? new Uint8Array(b) : undefined;
   }
 
+  /** Calls `listener` each time a run of any sandbox ends (after its record holds the exit). */
+  onExit(listener: (name: string, exit: SandboxExit) => void): () => void {
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
+  }
+
   /** Resolves with how the current run ends (or the last exit when stopped). */
   async wait(name: string): Promise<SandboxExit> {
     const run = this.runs.get(name);
@@ -436,6 +450,8 @@ export class SandboxManager {
       createdAt: rec.createdAt,
       filesDir: join(this.dir(name), 'files'),
       cpuMs: run?.cpuMs,
+      memoryBytes: run ? Atomics.load(run.memoryPages, 0) * WASM_PAGE_BYTES : undefined,
+      consoleBytes: run?.consoleBytes,
       cpuLimitBasis: run?.basis,
       exitCode: rec.lastExit ? rec.lastExit.code : undefined,
       lastExit: rec.lastExit,
@@ -546,7 +562,9 @@ export class SandboxManager {
       `module of sandbox '${name}'`,
     );
     const sab = StdinRing.allocate();
+    const memoryPages = new SharedArrayBuffer(4);
     const data: SandboxWorkerData = {
+      memoryPages,
       module,
       args: [name, ...record.args],
       env: record.env,
@@ -585,9 +603,12 @@ export class SandboxManager {
       endMessage: undefined,
       result: undefined,
       done: Promise.resolve() as unknown as Promise<SandboxExit>,
+      memoryPages: new Int32Array(memoryPages),
+      consoleBytes: 0,
     };
     const emit = (b: Uint8Array) => {
       const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+      run.consoleBytes += buf.length;
       run.history.push(buf);
       run.historyBytes += buf.length;
       while (run.historyBytes > SANDBOX_CONSOLE_HISTORY_BYTES && run.history.length > 1) {
@@ -640,7 +661,16 @@ export class SandboxManager {
         void this.load(name)
           .then((rec) => this.save({ ...rec, lastExit: exit }))
           .catch(() => undefined)
-          .finally(() => resolve(exit));
+          .finally(() => {
+            for (const l of this.exitListeners) {
+              try {
+                l(name, exit);
+              } catch {
+                // A listener's failure is its own.
+              }
+            }
+            resolve(exit);
+          });
       });
     });
     this.runs.set(name, run);

@@ -137,8 +137,20 @@ const overrides: Record<string, (...a: number[]) => number> = {
   },
 };
 
+const pages = data.memoryPages ? new Int32Array(data.memoryPages) : undefined;
+/** Keeps the parent's view of the linear memory size current (see SandboxWorkerData.memoryPages). */
+function notePages(): void {
+  if (pages && memory) Atomics.store(pages, 0, memory.buffer.byteLength / 65536);
+}
+const wasiFns: Record<string, (...a: never[]) => unknown> = {};
+for (const [k, f] of Object.entries({ ...orig, ...overrides } as Record<string, (...a: never[]) => unknown>)) {
+  wasiFns[k] = (...a: never[]) => {
+    notePages();
+    return f(...a);
+  };
+}
 const imports: WebAssembly.Imports = {
-  wasi_snapshot_preview1: { ...orig, ...overrides } as WebAssembly.ModuleImports,
+  wasi_snapshot_preview1: wasiFns as WebAssembly.ModuleImports,
 };
 if (data.memoryImport) {
   const m = data.memoryImport;
@@ -150,6 +162,7 @@ try {
   const instance = new WebAssembly.Instance(data.module, imports);
   const exported = instance.exports.memory;
   if (exported instanceof WebAssembly.Memory) memory = exported;
+  notePages();
   // node:wasi wants `exports.memory`; a module that imports its memory gets the one created above.
   const code = wasi.start({ exports: { _start: instance.exports._start, memory } } as unknown as WebAssembly.Instance);
   post({ t: 'exit', code: typeof code === 'number' ? code : 0 });
