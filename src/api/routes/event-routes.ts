@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { ApiDeps } from '../api-deps.js';
+import { MetricsFeed } from '../instance-devices.js';
 import type { ApiRoute } from '../route.js';
 import { ErrorBody, StrataEvent } from '../schema/common.js';
 
@@ -9,13 +10,14 @@ const SinceQuery = Type.Object({
 
 /** `/1.0/events`: the event stream over WebSocket (resumable with `since`), or the recent events as JSON. */
 export function eventRoutes(deps: ApiDeps): ApiRoute[] {
+  const metrics = new MetricsFeed(deps);
   return [
     {
       method: 'GET',
       url: '/1.0/events',
       operationId: 'events',
       summary:
-        'Lifecycle and operation events. Over WebSocket: one JSON event per text frame, live; with since=N first every kept event after N. Without upgrade: the events after since (default: the last 100)',
+        'Lifecycle and operation events. Over WebSocket: one JSON event per text frame, live; with since=N first every kept event after N. Live subscribers also get transient events (not kept): the progress of running operations (at most 4 a second each) and a metrics sample of every running instance about every 2 s. Without upgrade: the kept events after since (default: the last 100)',
       tag: 'events',
       querystring: SinceQuery,
       responses: { 200: Type.Array(StrataEvent), 400: ErrorBody },
@@ -27,11 +29,24 @@ export function eventRoutes(deps: ApiDeps): ApiRoute[] {
         description: 'event stream: JSON text frames',
         handler: (socket, req) => {
           const since = (req.query as { since?: number }).since;
-          const off = deps.events.subscribe(since, (e) => {
+          const send = (e: unknown) => {
             if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(e));
-          });
-          socket.on('close', off);
-          socket.on('error', off);
+          };
+          const off = deps.events.subscribe(since, send);
+          const seq = deps.events.lastSeq();
+          for (const m of metrics.join()) {
+            const at = new Date().toISOString();
+            send({ seq, at, type: 'metrics', resource: `/1.0/instances/${m.name}`, data: m, transient: true });
+          }
+          let ended = false;
+          const end = () => {
+            if (ended) return;
+            ended = true;
+            off();
+            metrics.leave();
+          };
+          socket.on('close', end);
+          socket.on('error', end);
         },
       },
     },
