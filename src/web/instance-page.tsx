@@ -32,6 +32,7 @@ export function InstancePage({ name, live, store }: { name: string; live: LiveSt
   const [busy, setBusy] = useState(false);
   const [confirming, setConfirming] = useState(false);
   const [deleted, setDeleted] = useState(false);
+  const [exports, setExports] = useState<string[]>([]);
   const devices = useDevices(name, inst?.status, live);
 
   if (!inst) {
@@ -49,6 +50,7 @@ export function InstancePage({ name, live, store }: { name: string; live: LiveSt
   }
 
   const ops = live.operations.filter((o) => o.status === 'running' && instanceOf(o.resource) === name);
+  const exported = live.operations.filter((o) => exports.includes(o.id) && o.status !== 'running');
 
   const run = async (label: string, call: () => Promise<Operation>) => {
     setBusy(true);
@@ -97,6 +99,23 @@ export function InstancePage({ name, live, store }: { name: string; live: LiveSt
             {a.label}
           </button>
         ))}
+        {inst.type === 'vm' ? (
+          <button
+            type="button"
+            class="btn"
+            disabled={busy || inst.status !== 'stopped' || ops.some((o) => o.kind === 'instance.export')}
+            title="Write the root disk to a sparse raw file on the host (stopped instances)"
+            onClick={() =>
+              run('Export', async () => {
+                const op = await api<Operation>('POST', `/1.0/instances/${encodeURIComponent(name)}/export`);
+                setExports((x) => [...x, op.id]);
+                return op;
+              })
+            }
+          >
+            Export disk
+          </button>
+        ) : null}
         <button type="button" class="btn btn-danger" disabled={busy} onClick={() => setConfirming(true)}>
           Delete
         </button>
@@ -105,6 +124,15 @@ export function InstancePage({ name, live, store }: { name: string; live: LiveSt
       {ops.map((op) => (
         <OperationProgress key={op.id} op={op} />
       ))}
+      {exported.map((op) =>
+        op.status === 'success' ? (
+          <p key={op.id} class="notice" role="status">
+            The disk was exported to <span class="mono">{op.result?.path ?? 'a file'}</span>.
+          </p>
+        ) : (
+          <ErrorNote key={op.id} message={`The export failed: ${op.errorMessage ?? op.status}`} />
+        ),
+      )}
       {confirming ? (
         <ConfirmDialog
           title={`Delete ${inst.name}?`}
@@ -117,7 +145,13 @@ export function InstancePage({ name, live, store }: { name: string; live: LiveSt
         </ConfirmDialog>
       ) : null}
       <div class="instance-layout">
-        <ConsoleView instance={inst} />
+        <div class="main-col">
+          <ConsoleView instance={inst} />
+          <div class="device-grid">
+            <DiskTable disks={devices.disks} error={devices.error} />
+            <NicTable nics={devices.nics} error={devices.error} />
+          </div>
+        </div>
         <div class="side">
           <UsageCharts inst={inst} live={live} />
           <section class="card details" aria-labelledby="details-title">
@@ -154,10 +188,6 @@ export function InstancePage({ name, live, store }: { name: string; live: LiveSt
             </dl>
           </section>
         </div>
-      </div>
-      <div class="device-grid">
-        <DiskTable disks={devices.disks} error={devices.error} />
-        <NicTable nics={devices.nics} error={devices.error} />
       </div>
     </>
   );
@@ -303,13 +333,17 @@ function NicTable({ nics, error }: { nics: InstanceNic[] | null; error: string |
                   {n.mac ?? '—'}
                 </td>
                 <td data-label="VLAN">{n.vlan ?? '—'}</td>
-                <td data-label="Received" class="num">
-                  {formatBytes(n.rxBytes)}
-                  <span class="muted small"> · {n.rxPackets} pkts</span>
+                <td data-label="Received" class="num" data-rx={n.rxBytes}>
+                  <span>
+                    {formatBytes(n.rxBytes)}
+                    <span class="muted small"> · {n.rxPackets} packets</span>
+                  </span>
                 </td>
                 <td data-label="Sent" class="num">
-                  {formatBytes(n.txBytes)}
-                  <span class="muted small"> · {n.txPackets} pkts</span>
+                  <span>
+                    {formatBytes(n.txBytes)}
+                    <span class="muted small"> · {n.txPackets} packets</span>
+                  </span>
                 </td>
               </tr>
             ))}

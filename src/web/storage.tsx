@@ -18,9 +18,9 @@ interface PoolView {
   error: string | null;
 }
 
-/** Who uses a volume, in plain words: the VMs holding it open and the clones based on it. */
+/** Who uses a volume, in plain words: the processes holding it open (VMs, copies) and the clones based on it. */
 function usedBy(v: StorageVolume): string {
-  const parts = v.users.map((u) => `VM process ${u.pid} (${u.mode === 'rw' ? 'read-write' : 'read-only'})`);
+  const parts = v.users.map((u) => `process ${u.pid} (${u.mode === 'rw' ? 'read-write' : 'read-only'})`);
   if (v.dependents.length > 0) parts.push(`clone${v.dependents.length === 1 ? '' : 's'} ${v.dependents.join(', ')}`);
   return parts.length === 0 ? '—' : parts.join('; ');
 }
@@ -196,7 +196,7 @@ export function StoragePage({ live, store }: { live: LiveState; store: LiveStore
                             class="btn btn-small"
                             aria-expanded={openSnaps === key}
                             aria-controls={`snaps-${v.pool}-${v.name}`}
-                            aria-label={`Snapshots of ${v.name}`}
+                            aria-label={`Snapshots of ${v.name}${v.snapshotCount > 0 ? ` (${v.snapshotCount})` : ''}`}
                             onClick={() => setOpenSnaps(openSnaps === key ? null : key)}
                           >
                             Snapshots{v.snapshotCount > 0 ? ` (${v.snapshotCount})` : ''}

@@ -71,7 +71,8 @@ export function OperationProgress({ op }: { op: Operation }) {
   const p = op.progress;
   const known = p !== null && p.totalBytes > 0;
   const pct = known && p ? Math.round((p.doneBytes / p.totalBytes) * 100) : 0;
-  const label = `${plainAction(op.kind)}${p?.phase && p.phase !== op.kind ? ` — ${p.phase}` : ''}`;
+  const action = plainAction(op.kind);
+  const label = `${action.charAt(0).toUpperCase()}${action.slice(1)}${p?.phase && p.phase !== op.kind ? ` — ${p.phase}` : ''}`;
   return (
     <div class="op-progress" data-operation={op.id} data-kind={op.kind}>
       <span class="op-label">
@@ -125,9 +126,31 @@ export function RunningOperations({
   );
 }
 
+/** What Tab can reach inside a dialog. */
+const FOCUSABLE =
+  'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
+/** Keeps Tab and Shift+Tab cycling inside `dialog` (a modal dialog otherwise lets focus out to the browser). */
+function trapTab(e: KeyboardEvent, dialog: HTMLDialogElement): void {
+  if (e.key !== 'Tab') return;
+  const items = [...dialog.querySelectorAll<HTMLElement>(FOCUSABLE)].filter((el) => el.offsetParent !== null);
+  const first = items[0];
+  const last = items[items.length - 1];
+  if (!first || !last) return;
+  const active = document.activeElement;
+  if (e.shiftKey && (active === first || !dialog.contains(active))) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && (active === last || !dialog.contains(active))) {
+    e.preventDefault();
+    first.focus();
+  }
+}
+
 /**
  * A modal dialog titled by the element with id `titleId`; Escape calls `onClose` instead of closing it behind the
- * page's back, so the page's state stays the one source of truth.
+ * page's back, so the page's state stays the one source of truth. Tab cycles inside it; when it closes, the focus
+ * goes back to where it was when it opened.
  */
 export function Modal({
   dialogRef,
@@ -142,11 +165,20 @@ export function Modal({
   onClose: () => void;
   children: ComponentChildren;
 }) {
+  useEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
+    return () => {
+      if (opener?.isConnected) opener.focus();
+    };
+  }, []);
   return (
     <dialog
       ref={dialogRef}
       class={wide ? 'dialog dialog-wide' : 'dialog'}
       aria-labelledby={titleId}
+      onKeyDown={(e) => {
+        if (dialogRef.current) trapTab(e, dialogRef.current);
+      }}
       onCancel={(e) => {
         e.preventDefault();
         onClose();

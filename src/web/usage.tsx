@@ -70,12 +70,14 @@ export function Sparkline({
 /** A chart with its title, current figures and legend. */
 function Chart({
   title,
+  note,
   figures,
   series,
   max,
   label,
 }: {
   title: string;
+  note?: string;
   figures: { name?: string; value: string; tone: 'a' | 'b' }[];
   series: Series[];
   max: number;
@@ -84,7 +86,10 @@ function Chart({
   return (
     <div class="chart" data-chart={title.toLowerCase()}>
       <div class="chart-head">
-        <span class="chart-title">{title}</span>
+        <span class="chart-title">
+          {title}
+          {note ? <span class="chart-note"> · {note}</span> : null}
+        </span>
         <span class="chart-figures">
           {figures.map((f) => (
             <span key={f.name ?? 'v'} class={`chart-figure tone-${f.tone}`}>
@@ -123,6 +128,7 @@ export function UsageCharts({ inst, live }: { inst: Instance; live: LiveState })
         />
         <Chart
           title="Memory"
+          note="VMM process"
           figures={[{ value: now ? formatBytes(now.memoryBytes) : wait, tone: 'a' }]}
           series={[{ values: pick((p) => p.memoryBytes), tone: 'a' }]}
           max={inst.memoryBytes}
@@ -151,7 +157,7 @@ export function UsageCharts({ inst, live }: { inst: Instance; live: LiveState })
             { values: pick((p) => p.netRxBps), tone: 'a' },
             { values: pick((p) => p.netTxBps), tone: 'b' },
           ]}
-          max={16 * 1024}
+          max={1024}
           label="network traffic over the last two minutes"
         />
       </div>

@@ -2,7 +2,12 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StrataError } from '../../base/errors.js';
 import { controlRequest, type FlowRow, readRuntime } from '../../services/network/network-service.js';
-import { type NetworkCreateInput, type NetworkSpec, normaliseSpec } from '../../services/network/network-store.js';
+import {
+  gatewayCidr,
+  type NetworkCreateInput,
+  type NetworkSpec,
+  normaliseSpec,
+} from '../../services/network/network-store.js';
 import type { ApiDeps } from '../api-deps.js';
 import type { ApiRoute } from '../route.js';
 import { ErrorBody, NameParams } from '../schema/common.js';
@@ -22,7 +27,8 @@ export function networkRoutes(deps: ApiDeps): ApiRoute[] {
   const view = async (spec: NetworkSpec): Promise<Network> => ({
     name: spec.name,
     subnet: spec.subnet ?? null,
-    gateway: spec.gateway ?? null,
+    // Without one named, the router takes the subnet's first address.
+    gateway: gatewayCidr(spec)?.split('/')[0] ?? null,
     vlan: spec.vlan ?? null,
     dhcp: spec.dhcp,
     nat: spec.nat,
