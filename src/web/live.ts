@@ -124,7 +124,8 @@ export class LiveStore {
 
   private connect(): void {
     if (this.stopped) return;
-    const ws = new WebSocket(wsUrl(`/1.0/events?since=${this.lastSeq}`));
+    // transient=true: also the progress of running operations and the metrics samples of running instances.
+    const ws = new WebSocket(wsUrl(`/1.0/events?since=${this.lastSeq}&transient=true`));
     this.ws = ws;
     ws.onopen = () => this.set({ connection: 'live' });
     ws.onmessage = (m) => {

@@ -482,9 +482,14 @@ test('a waiting client that disconnects leaves the operation to finish', async (
 
 test('the event stream resumes from a sequence number without a gap', async () => {
   const info = (await tcp.call('GET', '/1.0')) as { lastEventSeq: number };
-  const ws = new WebSocket(`${daemon.url.replace('http', 'ws')}/1.0/events?since=${info.lastEventSeq - 3}`, {
-    headers: { authorization: `Bearer ${daemon.token}` },
-  });
+  const url = `${daemon.url.replace('http', 'ws')}/1.0/events?since=${info.lastEventSeq - 3}`;
+  const headers = { authorization: `Bearer ${daemon.token}` };
+  // A subscriber that does not ask for transient events gets kept events only.
+  const plain = new WebSocket(url, { headers });
+  const plainEvents: { transient?: boolean }[] = [];
+  plain.on('message', (d: Buffer) => plainEvents.push(JSON.parse(d.toString()) as { transient?: boolean }));
+  await new Promise((r) => plain.once('open', r));
+  const ws = new WebSocket(`${url}&transient=true`, { headers });
   const seqs: number[] = [];
   type Metrics = { name: string; usage: { cpuSeconds: number }; disks: { name: string }[] };
   const samples: Metrics[] = [];
@@ -500,6 +505,12 @@ test('the event stream resumes from a sequence number without a gap', async () =
   await waitOp(p.body);
   await new Promise((r) => setTimeout(r, 100));
   ws.close();
+  plain.close();
+  assert.ok(plainEvents.length >= 6, 'the plain subscriber got the kept events');
+  assert.ok(
+    plainEvents.every((e) => !e.transient),
+    'and no transient ones',
+  );
   const w1 = samples.find((m) => m.name === 'w1');
   assert.ok(w1, 'a metrics sample of w1 arrived');
   assert.ok(w1.usage.cpuSeconds > 0, 'with its CPU time');

@@ -146,6 +146,10 @@ test('web console: live addresses, usage charts, disks and NICs, and a live flow
     await page.locator('.page-head [data-status="stopped"]').waitFor({ timeout: 180_000 });
     await page.locator('table[data-table="nics"] tr[data-nic="eth0"]', { hasText: 'no lease' }).waitFor();
     await page.getByRole('button', { name: 'Export disk' }).click();
+    // The export reads the whole 4 GiB disk: its progress arrives over the event stream as a growing bar.
+    const bar = page.locator('.op-progress[data-kind="instance.export"] [role="progressbar"][aria-valuenow]');
+    await bar.waitFor({ timeout: 30_000 });
+    assert.match((await page.locator('.op-progress[data-kind="instance.export"]').textContent()) ?? '', /\d+%/);
     await page.getByText(/The disk was exported to .*wl1-.*\.raw/).waitFor({ timeout: 120_000 });
     await page.goto(`${daemon.url}/#/instances`);
     assert.equal(await page.locator('tr[data-instance="wl1"] td[data-ipv4]').getAttribute('data-ipv4'), '');

@@ -39,7 +39,7 @@ export class EventLog {
   /**
    * Delivers an event to the live subscribers only: it is not kept and never replayed (progress of a running
    * operation, usage samples). It carries `transient: true` and the newest kept sequence number, so a client that
-   * resumes from its last seen number misses nothing that is kept.
+   * resumes from its last seen number misses nothing that is kept; subscribers that want kept events only skip it.
    */
   publish(type: string, resource: string, data: Record<string, unknown>): void {
     const row: EventRow & { transient: true } = {
