@@ -150,6 +150,7 @@ test('web console: live addresses, usage charts, disks and NICs, and a live flow
     const bar = page.locator('.op-progress[data-kind="instance.export"] [role="progressbar"][aria-valuenow]');
     await bar.waitFor({ timeout: 30_000 });
     assert.match((await page.locator('.op-progress[data-kind="instance.export"]').textContent()) ?? '', /\d+%/);
+    await shoot(page, 'web-instance-export');
     await page.getByText(/The disk was exported to .*wl1-.*\.raw/).waitFor({ timeout: 120_000 });
     await page.goto(`${daemon.url}/#/instances`);
     assert.equal(await page.locator('tr[data-instance="wl1"] td[data-ipv4]').getAttribute('data-ipv4'), '');
