@@ -45,6 +45,8 @@ test('strata info puts usage next to each limit and says what enforces them', ()
     memoryBytes: inst.memoryBytes,
     diskSizeBytes: inst.diskSizeBytes,
     limits,
+    nics: [],
+    disks: [],
     usage: {
       cpuSeconds: 3.25,
       memoryRssBytes: 200 * 1024 * 1024,

@@ -273,7 +273,7 @@ export class ContainerWorkloads implements WorkloadBackend {
       const known = this.nics.get(c.name);
       ipv4 = known?.ipv4 ?? (c.netnsPath ? await readInterfaceIpv4(c.netnsPath) : null);
     }
-    return { ...containerView(c), network: rec.network, ipv4 };
+    return { ...containerView(c), network: rec.network, ipv4, mac: rec.mac };
   }
 
   private async serveNetwork(network: string): Promise<{ endpointPath: string; dhcp: boolean }> {

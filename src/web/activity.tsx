@@ -3,6 +3,19 @@ import { formatAgo, formatTime, instanceOf, plainAction } from './format.js';
 import type { LiveState } from './live.js';
 import { OperationProgress, PageHead } from './ui.js';
 
+/** Where a resource is shown in the console, and its short name: an instance, a volume, a network or an image. */
+export function resourceLink(resource: string): { href: string | null; label: string } {
+  const inst = instanceOf(resource);
+  if (inst) return { href: `#/instances/${encodeURIComponent(inst)}`, label: inst };
+  const vol = /^\/1\.0\/storage-pools\/([^/]+)\/volumes\/([^/]+)/.exec(resource);
+  if (vol) return { href: '#/storage', label: `${decodeURIComponent(vol[1]!)}/${decodeURIComponent(vol[2]!)}` };
+  const net = /^\/1\.0\/networks\/([^/]+)/.exec(resource);
+  if (net) return { href: `#/networks/${net[1]}`, label: decodeURIComponent(net[1]!) };
+  const img = /^\/1\.0\/images\/(.+)/.exec(resource);
+  if (img) return { href: null, label: `image ${decodeURIComponent(img[1]!)}` };
+  return { href: null, label: resource };
+}
+
 /** One line for an event: what happened, to what. */
 function describe(e: StrataEvent): { what: string; tone: string } {
   if (e.type === 'operation') {
@@ -27,18 +40,20 @@ export function ActivityList({ events }: { events: StrataEvent[] }) {
     <ol class="activity">
       {events.map((e) => {
         const { what, tone } = describe(e);
-        const target = instanceOf(String(e.data.resource ?? e.resource));
+        const target = resourceLink(String(e.data.resource ?? e.resource));
         return (
           <li key={e.seq} class={`activity-${tone}`}>
             <time dateTime={e.at} title={e.at}>
               {formatTime(e.at)}
             </time>
             <span class="activity-what">
-              {target ? (
-                <a href={`#/instances/${encodeURIComponent(target)}`} class="mono">
-                  {target}
+              {target.href ? (
+                <a href={target.href} class="mono">
+                  {target.label}
                 </a>
-              ) : null}{' '}
+              ) : (
+                <span class="mono">{target.label}</span>
+              )}{' '}
               {what}
             </span>
             <span class="muted small activity-ago">{formatAgo(e.at)}</span>
@@ -60,14 +75,21 @@ export function ActivityPage({ live }: { live: LiveState }) {
         {running.length === 0 ? (
           <p class="muted">No operation is running.</p>
         ) : (
-          running.map((op) => (
-            <div key={op.id} class="op-row">
-              <a href={`#/instances/${encodeURIComponent(instanceOf(op.resource) ?? '')}`} class="mono">
-                {instanceOf(op.resource) ?? op.resource}
-              </a>
-              <OperationProgress op={op} />
-            </div>
-          ))
+          running.map((op) => {
+            const target = resourceLink(op.resource);
+            return (
+              <div key={op.id} class="op-row">
+                {target.href ? (
+                  <a href={target.href} class="mono">
+                    {target.label}
+                  </a>
+                ) : (
+                  <span class="mono">{target.label}</span>
+                )}
+                <OperationProgress op={op} />
+              </div>
+            );
+          })
         )}
       </section>
       <section class="card" aria-labelledby="act-events">

@@ -5,18 +5,23 @@ import { CreateDialog } from './create-dialog.js';
 import { InstancePage } from './instance-page.js';
 import { InstanceList } from './instances.js';
 import { EMPTY_STATE, type LiveState, LiveStore } from './live.js';
+import { NetworkPage } from './network-page.js';
 import { NetworksPage } from './networks.js';
 import { Overview } from './overview.js';
 import { SignIn } from './sign-in.js';
 import { StoragePage } from './storage.js';
 import { ErrorNote } from './ui.js';
 
-/** The page a location hash names: `#/`, `#/instances`, `#/instances/<name>`, `#/networks`, `#/storage`, `#/activity`. */
+/**
+ * The page a location hash names: `#/`, `#/instances`, `#/instances/<name>`, `#/networks`, `#/networks/<name>`,
+ * `#/storage`, `#/activity`.
+ */
 export type Route =
   | { page: 'overview' }
   | { page: 'instances' }
   | { page: 'instance'; name: string }
   | { page: 'networks' }
+  | { page: 'network'; name: string }
   | { page: 'storage' }
   | { page: 'activity' };
 
@@ -25,6 +30,7 @@ export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean);
   if (parts[0] === 'instances' && parts[1]) return { page: 'instance', name: decodeURIComponent(parts[1]) };
   if (parts[0] === 'instances') return { page: 'instances' };
+  if (parts[0] === 'networks' && parts[1]) return { page: 'network', name: decodeURIComponent(parts[1]) };
   if (parts[0] === 'networks') return { page: 'networks' };
   if (parts[0] === 'storage') return { page: 'storage' };
   if (parts[0] === 'activity') return { page: 'activity' };
@@ -69,7 +75,12 @@ export function App() {
   }, [store]);
 
   useEffect(() => {
-    const title = route.page === 'instance' ? route.name : route.page === 'overview' ? 'Overview' : route.page;
+    const title =
+      route.page === 'instance' || route.page === 'network'
+        ? route.name
+        : route.page === 'overview'
+          ? 'Overview'
+          : route.page;
     document.title = `${title[0]?.toUpperCase()}${title.slice(1)} · Strata`;
   }, [route]);
 
@@ -109,7 +120,7 @@ export function App() {
         <nav aria-label="Main">
           {nav('#/', 'Overview', route.page === 'overview')}
           {nav('#/instances', 'Instances', route.page === 'instances' || route.page === 'instance')}
-          {nav('#/networks', 'Networks', route.page === 'networks')}
+          {nav('#/networks', 'Networks', route.page === 'networks' || route.page === 'network')}
           {nav('#/storage', 'Storage', route.page === 'storage')}
           {nav('#/activity', 'Activity', route.page === 'activity')}
         </nav>
@@ -136,7 +147,8 @@ export function App() {
         {live.loaded && route.page === 'instances' ? <InstanceList live={live} onCreate={openCreate} /> : null}
         {live.loaded && route.page === 'instance' ? <InstancePage name={route.name} live={live} store={store} /> : null}
         {live.loaded && route.page === 'networks' ? <NetworksPage live={live} /> : null}
-        {live.loaded && route.page === 'storage' ? <StoragePage /> : null}
+        {live.loaded && route.page === 'network' ? <NetworkPage name={route.name} live={live} /> : null}
+        {live.loaded && route.page === 'storage' ? <StoragePage live={live} store={store} /> : null}
         {live.loaded && route.page === 'activity' ? <ActivityPage live={live} /> : null}
       </main>
       {creating ? <CreateDialog server={live.server} onClose={() => setCreating(false)} /> : null}

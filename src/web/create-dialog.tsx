@@ -179,12 +179,7 @@ export function CreateDialog({ server, onClose }: { server: ServerInfo | null; o
           {field(
             'network',
             'Network',
-            <select
-              {...attrs('network')}
-              value={form.network}
-              onChange={set('network')}
-              disabled={form.engine !== 'builtin' && !form.network}
-            >
+            <select {...attrs('network')} value={form.network} onChange={set('network')}>
               <option value="">None</option>
               {networks?.map((n) => (
                 <option key={n.name} value={n.name}>
@@ -193,11 +188,7 @@ export function CreateDialog({ server, onClose }: { server: ServerInfo | null; o
                 </option>
               ))}
             </select>,
-            form.engine === 'builtin'
-              ? networks?.length === 0
-                ? 'No networks yet: create one on the Networks page'
-                : 'Optional'
-              : `Networks are available on the builtin engine only, not on ${form.engine}`,
+            networks?.length === 0 ? 'No networks yet: create one on the Networks page' : 'Optional',
           )}
         </div>
         <label class="check">

@@ -30,7 +30,7 @@ test('API validation messages land at the field they name', () => {
   assert.equal(fieldOfError("no image named 'x' (pull it with strata image pull)"), 'image');
   assert.equal(fieldOfError('Invalid diskSize: too big'), 'diskSize', 'as the page capitalises it');
   assert.equal(fieldOfError('something else broke'), undefined);
-  assert.equal(fieldOfError('invalid network: networks are supported on the builtin engine only'), 'network');
+  assert.equal(fieldOfError("invalid network: no network named 'lab'"), 'network');
   assert.equal(fieldOfError("no network named 'x'"), 'network');
 });
 

@@ -1,8 +1,39 @@
-import { formatAgo, formatBytes } from './format.js';
+import type { Instance } from '../api/schema/index.js';
+import { formatBytes } from './format.js';
 import type { LiveState } from './live.js';
-import { PageHead, StateBadge } from './ui.js';
+import { PageHead, StateBadge, TypeBadge } from './ui.js';
+import { Sparkline } from './usage.js';
 
-/** The instance list: state, engine, vCPUs, memory and disk, kept live by the event stream. */
+/** The IPv4 addresses of an instance's NICs, from its latest metrics sample (running instances only). */
+export function addressesOf(live: LiveState, name: string): string[] {
+  const nics = live.metrics[name]?.sample.nics ?? [];
+  return nics.flatMap((n) => (n.ipv4 ? [n.ipv4] : []));
+}
+
+/** A running instance's CPU or memory over the last two minutes, with the latest figure. */
+function LiveCell({ live, inst, what }: { live: LiveState; inst: Instance; what: 'cpu' | 'memory' }) {
+  const pts = live.usage[inst.name];
+  if (inst.status !== 'running' && inst.status !== 'paused') return <span class="muted">—</span>;
+  const last = pts?.[pts.length - 1];
+  const values = (pts ?? []).map((p) => (what === 'cpu' ? p.cpuPercent : p.memoryBytes));
+  const figure = !last ? '…' : what === 'cpu' ? `${last.cpuPercent.toFixed(0)}%` : formatBytes(last.memoryBytes);
+  return (
+    <span class="live-cell">
+      <Sparkline
+        series={[{ values, tone: 'a' }]}
+        max={what === 'cpu' ? 100 : inst.memoryBytes}
+        label={`${inst.name} ${what === 'cpu' ? 'CPU' : 'memory'} use`}
+        height={28}
+      />
+      <span class="live-figure">{figure}</span>
+    </span>
+  );
+}
+
+/**
+ * The instance list: state, type, engine, vCPUs, memory, IP addresses and live CPU and memory, kept current by the
+ * event stream (lifecycle events and metrics samples).
+ */
 export function InstanceList({ live, onCreate }: { live: LiveState; onCreate: () => void }) {
   return (
     <>
@@ -20,11 +51,12 @@ export function InstanceList({ live, onCreate }: { live: LiveState; onCreate: ()
         </div>
       ) : (
         <div class="card table-card">
-          <table class="table responsive">
+          <table class="table responsive instance-table">
             <thead>
               <tr>
                 <th scope="col">Name</th>
                 <th scope="col">State</th>
+                <th scope="col">Type</th>
                 <th scope="col">Engine</th>
                 <th scope="col" class="num">
                   vCPUs
@@ -32,40 +64,47 @@ export function InstanceList({ live, onCreate }: { live: LiveState; onCreate: ()
                 <th scope="col" class="num">
                   Memory
                 </th>
-                <th scope="col" class="num">
-                  Disk
-                </th>
-                <th scope="col">Image</th>
-                <th scope="col">Created</th>
+                <th scope="col">IPv4</th>
+                <th scope="col">CPU</th>
+                <th scope="col">Memory use</th>
               </tr>
             </thead>
             <tbody>
-              {live.instances.map((i) => (
-                <tr key={i.name} data-instance={i.name}>
-                  <th scope="row" data-label="Name">
-                    <a href={`#/instances/${encodeURIComponent(i.name)}`} class="mono strong">
-                      {i.name}
-                    </a>
-                  </th>
-                  <td data-label="State">
-                    <StateBadge status={i.status} />
-                  </td>
-                  <td data-label="Engine">{i.engine}</td>
-                  <td data-label="vCPUs" class="num">
-                    {i.cpus}
-                  </td>
-                  <td data-label="Memory" class="num">
-                    {formatBytes(i.memoryBytes)}
-                  </td>
-                  <td data-label="Disk" class="num">
-                    {formatBytes(i.diskSizeBytes)}
-                  </td>
-                  <td data-label="Image">{i.image}</td>
-                  <td data-label="Created">
-                    <time dateTime={i.createdAt}>{formatAgo(i.createdAt)}</time>
-                  </td>
-                </tr>
-              ))}
+              {live.instances.map((i) => {
+                const ips = addressesOf(live, i.name);
+                return (
+                  <tr key={i.name} data-instance={i.name}>
+                    <th scope="row" data-label="Name">
+                      <a href={`#/instances/${encodeURIComponent(i.name)}`} class="mono strong">
+                        {i.name}
+                      </a>
+                      <span class="muted small row-sub">{i.image}</span>
+                    </th>
+                    <td data-label="State">
+                      <StateBadge status={i.status} />
+                    </td>
+                    <td data-label="Type">
+                      <TypeBadge type={i.type} />
+                    </td>
+                    <td data-label="Engine">{i.engine}</td>
+                    <td data-label="vCPUs" class="num">
+                      {i.cpus}
+                    </td>
+                    <td data-label="Memory" class="num">
+                      {formatBytes(i.memoryBytes)}
+                    </td>
+                    <td data-label="IPv4" class="mono" data-ipv4={ips.join(' ')}>
+                      {ips.length > 0 ? ips.join(', ') : <span class="muted">—</span>}
+                    </td>
+                    <td data-label="CPU" class="live" data-live="cpu">
+                      <LiveCell live={live} inst={i} what="cpu" />
+                    </td>
+                    <td data-label="Memory use" class="live" data-live="memory">
+                      <LiveCell live={live} inst={i} what="memory" />
+                    </td>
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         </div>

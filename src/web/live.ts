@@ -1,9 +1,25 @@
-import type { Instance, Operation, ServerInfo, StrataEvent } from '../api/schema/index.js';
+import type { Instance, InstanceMetrics, Operation, ServerInfo, StrataEvent } from '../api/schema/index.js';
 import { api, wsUrl } from './api.js';
 import { instanceOf } from './format.js';
 
 /** Whether the live event stream is connected. */
 export type Connection = 'connecting' | 'live' | 'lost';
+
+/** One point of an instance's live charts, from two consecutive metrics samples. */
+export interface UsagePoint {
+  /** Milliseconds since the epoch. */
+  at: number;
+  /** CPU busy share, % of one CPU. */
+  cpuPercent: number;
+  memoryBytes: number;
+  diskReadBps: number;
+  diskWriteBps: number;
+  netRxBps: number;
+  netTxBps: number;
+}
+
+/** How many points each instance's charts keep (2 minutes at one sample every 2 s). */
+export const USAGE_POINTS = 60;
 
 /** What the pages show: the instances, recent operations and events, kept current by the event stream. */
 export interface LiveState {
@@ -11,6 +27,10 @@ export interface LiveState {
   instances: Instance[];
   operations: Operation[];
   events: StrataEvent[];
+  /** The latest metrics sample of each running instance (NICs with their addresses, disks, usage). */
+  metrics: Record<string, { at: number; sample: InstanceMetrics }>;
+  /** A short ring of chart points per instance. */
+  usage: Record<string, UsagePoint[]>;
   connection: Connection;
   /** False until the first load finished. */
   loaded: boolean;
@@ -25,6 +45,8 @@ export const EMPTY_STATE: LiveState = {
   instances: [],
   operations: [],
   events: [],
+  metrics: {},
+  usage: {},
   connection: 'connecting',
   loaded: false,
 };
@@ -102,11 +124,16 @@ export class LiveStore {
 
   private connect(): void {
     if (this.stopped) return;
-    const ws = new WebSocket(wsUrl(`/1.0/events?since=${this.lastSeq}`));
+    // transient=true: also the progress of running operations and the metrics samples of running instances.
+    const ws = new WebSocket(wsUrl(`/1.0/events?since=${this.lastSeq}&transient=true`));
     this.ws = ws;
     ws.onopen = () => this.set({ connection: 'live' });
     ws.onmessage = (m) => {
       const e = JSON.parse(String(m.data)) as StrataEvent;
+      if (e.transient) {
+        this.applyTransient(e);
+        return;
+      }
       if (e.seq <= this.lastSeq) return;
       this.lastSeq = e.seq;
       this.set({ events: [e, ...this.state.events].slice(0, KEEP) });
@@ -123,6 +150,43 @@ export class LiveStore {
         );
       }, 2000);
     };
+  }
+
+  /** A live-only event: a usage sample, or the progress of a running operation. */
+  private applyTransient(e: StrataEvent): void {
+    if (e.type === 'metrics') {
+      const sample = e.data as unknown as InstanceMetrics;
+      const at = Date.parse(e.at);
+      const prev = this.state.metrics[sample.name];
+      const metrics = { ...this.state.metrics, [sample.name]: { at, sample } };
+      if (!prev || at <= prev.at) {
+        this.set({ metrics });
+        return;
+      }
+      const secs = (at - prev.at) / 1000;
+      const a = prev.sample.usage;
+      const b = sample.usage;
+      const rate = (x: number, y: number) => Math.max(0, (y - x) / secs);
+      const point: UsagePoint = {
+        at,
+        cpuPercent: rate(a.cpuSeconds, b.cpuSeconds) * 100,
+        memoryBytes: b.memoryRssBytes,
+        diskReadBps: rate(a.diskReadBytes, b.diskReadBytes),
+        diskWriteBps: rate(a.diskWriteBytes, b.diskWriteBytes),
+        netRxBps: rate(a.nicRxBytes, b.nicRxBytes),
+        netTxBps: rate(a.nicTxBytes, b.nicTxBytes),
+      };
+      const ring = [...(this.state.usage[sample.name] ?? []), point].slice(-USAGE_POINTS);
+      this.set({ metrics, usage: { ...this.state.usage, [sample.name]: ring } });
+      return;
+    }
+    if (e.type === 'operation') {
+      const id = String(e.data.id ?? '');
+      const progress = e.data.progress as Operation['progress'] | undefined;
+      const known = this.state.operations.find((o) => o.id === id);
+      if (!known || !progress || known.status !== 'running') return;
+      this.set({ operations: this.state.operations.map((o) => (o.id === id ? { ...o, progress } : o)) });
+    }
   }
 
   private async apply(e: StrataEvent): Promise<void> {
@@ -143,5 +207,12 @@ export class LiveStore {
       return;
     }
     await this.refreshInstance(name);
+    const now = this.state.instances.find((i) => i.name === name);
+    if (now && now.status !== 'running' && now.status !== 'paused' && this.state.metrics[name]) {
+      // A stopped instance has no usage and no address: drop its sample (its chart ring starts again on boot).
+      const { [name]: _gone, ...metrics } = this.state.metrics;
+      const { [name]: _ring, ...usage } = this.state.usage;
+      this.set({ metrics, usage });
+    }
   }
 }

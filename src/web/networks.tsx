@@ -109,7 +109,7 @@ export function NetworksPage({ live }: { live: LiveState }) {
                     <Fragment key={n.name}>
                       <tr data-network={n.name}>
                         <th scope="row" data-label="Name" class="mono strong">
-                          {n.name}
+                          <a href={`#/networks/${encodeURIComponent(n.name)}`}>{n.name}</a>
                         </th>
                         <td data-label="Subnet" class="mono">
                           {n.subnet ?? '—'}
@@ -136,6 +136,13 @@ export function NetworksPage({ live }: { live: LiveState }) {
                               ))}
                         </td>
                         <td class="row-actions">
+                          <a
+                            class="btn btn-small"
+                            href={`#/networks/${encodeURIComponent(n.name)}`}
+                            aria-label={`Flow table of ${n.name}`}
+                          >
+                            Flows
+                          </a>
                           <button
                             type="button"
                             class="btn btn-danger btn-small"

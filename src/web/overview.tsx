@@ -4,7 +4,7 @@ import { ActivityList } from './activity.js';
 import { api, messageOf } from './api.js';
 import { formatBytes } from './format.js';
 import type { LiveState } from './live.js';
-import { ErrorNote, Meter, PageHead, STATUS_LABEL } from './ui.js';
+import { ErrorNote, Meter, PageHead, RunningOperations, STATUS_LABEL } from './ui.js';
 
 /** How often the host meters are re-read while the overview is shown (host load is sampled, not an event). */
 const HOST_REFRESH_MS = 5000;
@@ -103,6 +103,7 @@ export function Overview({ live, onCreate }: { live: LiveState; onCreate: () => 
         </section>
       </div>
       <ErrorNote message={hostError && host ? hostError : null} />
+      <RunningOperations operations={live.operations} filter={() => true} />
       <section class="card" aria-labelledby="ov-activity">
         <div class="card-head">
           <h2 id="ov-activity">Recent activity</h2>

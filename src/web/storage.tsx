@@ -1,10 +1,12 @@
 import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { CreateVolume, StoragePool, StorageVolume } from '../api/schema/index.js';
+import type { CopyVolume, CreateVolume, Operation, StoragePool, StorageVolume } from '../api/schema/index.js';
 import { api, messageOf } from './api.js';
 import { namedField, withoutField } from './field-errors.js';
 import { formatBytes } from './format.js';
-import { ConfirmDialog, ErrorNote, Field, fieldAttrs, Meter, Modal, PageHead } from './ui.js';
+import type { LiveState, LiveStore } from './live.js';
+import { SnapshotPanel } from './snapshots.js';
+import { ConfirmDialog, ErrorNote, Field, fieldAttrs, Meter, Modal, PageHead, RunningOperations } from './ui.js';
 
 type VolField = 'name' | 'size' | 'format';
 const VOL_FIELDS: readonly VolField[] = ['name', 'size', 'format'];
@@ -16,16 +18,25 @@ interface PoolView {
   error: string | null;
 }
 
-/** Who uses a volume, in plain words: the VMs holding it open and the clones based on it. */
+/** Who uses a volume, in plain words: the processes holding it open (VMs, copies) and the clones based on it. */
 function usedBy(v: StorageVolume): string {
-  const parts = v.users.map((u) => `VM process ${u.pid} (${u.mode === 'rw' ? 'read-write' : 'read-only'})`);
+  const parts = v.users.map((u) => `process ${u.pid} (${u.mode === 'rw' ? 'read-write' : 'read-only'})`);
   if (v.dependents.length > 0) parts.push(`clone${v.dependents.length === 1 ? '' : 's'} ${v.dependents.join(', ')}`);
   return parts.length === 0 ? '—' : parts.join('; ');
 }
 
-/** The storage page: each pool with its figures and volumes; create and delete volumes. */
-export function StoragePage() {
+/** The API path prefix of a pool's volumes (operations on them name it as their resource). */
+const volumesPath = (pool: string) => `/1.0/storage-pools/${pool}/volumes/`;
+
+/**
+ * The storage page: each pool with its figures and volumes; create, copy (an operation with a progress bar) and
+ * delete volumes, and take, revert and delete their snapshots.
+ */
+export function StoragePage({ live, store }: { live: LiveState; store: LiveStore }) {
   const [pools, setPools] = useState<PoolView[] | null>(null);
+  const [copying, setCopying] = useState<StorageVolume | null>(null);
+  const [openSnaps, setOpenSnaps] = useState<string | null>(null);
+  const [started, setStarted] = useState<string[]>([]);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [creatingIn, setCreatingIn] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<StorageVolume | null>(null);
@@ -54,9 +65,15 @@ export function StoragePage() {
       setLoadError(`The storage pools could not be listed: ${messageOf(err)}`);
     }
   };
+  // Volumes change when an operation on them ends (a copy): the list is read again then.
+  const running = live.operations
+    .filter((o) => o.status === 'running' && o.resource.startsWith('/1.0/storage-pools/'))
+    .map((o) => o.id)
+    .join(',');
   useEffect(() => {
     load();
-  }, []);
+  }, [running]);
+  const failed = live.operations.filter((o) => started.includes(o.id) && o.status === 'failure');
 
   const remove = async (v: StorageVolume) => {
     setDeleting(null);
@@ -122,6 +139,19 @@ export function StoragePage() {
             />
           ) : null}
           <ErrorNote message={error} />
+          <RunningOperations
+            operations={live.operations}
+            filter={(o) => o.resource.startsWith(volumesPath(pool.name))}
+            title={`Running operations of pool ${pool.name}`}
+          />
+          {failed
+            .filter((o) => o.resource.startsWith(volumesPath(pool.name)))
+            .map((o) => (
+              <ErrorNote
+                key={o.id}
+                message={`Volume ${o.resource.slice(volumesPath(pool.name).length)} was not made: ${o.errorMessage ?? 'the operation failed'}`}
+              />
+            ))}
           {volumes !== null && volumes.length === 0 ? <p class="muted">No volumes in this pool yet.</p> : null}
           {volumes !== null && volumes.length > 0 ? (
             <table class="table responsive volume-table">
@@ -163,6 +193,27 @@ export function StoragePage() {
                         <td class="row-actions">
                           <button
                             type="button"
+                            class="btn btn-small"
+                            aria-expanded={openSnaps === key}
+                            aria-controls={`snaps-${v.pool}-${v.name}`}
+                            aria-label={`Snapshots of ${v.name}${v.snapshotCount > 0 ? ` (${v.snapshotCount})` : ''}`}
+                            onClick={() => setOpenSnaps(openSnaps === key ? null : key)}
+                          >
+                            Snapshots{v.snapshotCount > 0 ? ` (${v.snapshotCount})` : ''}
+                          </button>
+                          <button
+                            type="button"
+                            class="btn btn-small"
+                            aria-label={`Copy ${v.name}`}
+                            onClick={() => {
+                              setNotice(null);
+                              setCopying(v);
+                            }}
+                          >
+                            Copy
+                          </button>
+                          <button
+                            type="button"
                             class="btn btn-danger btn-small"
                             aria-label={`Delete ${v.name}`}
                             onClick={() => {
@@ -178,6 +229,13 @@ export function StoragePage() {
                         <tr class="row-error">
                           <td colSpan={6}>
                             <ErrorNote message={rowError.message} />
+                          </td>
+                        </tr>
+                      ) : null}
+                      {openSnaps === key ? (
+                        <tr class="row-panel" id={`snaps-${v.pool}-${v.name}`}>
+                          <td colSpan={6}>
+                            <SnapshotPanel volume={v} onChanged={load} />
                           </td>
                         </tr>
                       ) : null}
@@ -197,6 +255,17 @@ export function StoragePage() {
             setCreatingIn(null);
             setNotice(`Volume ${v.name} was created.`);
             load();
+          }}
+        />
+      ) : null}
+      {copying ? (
+        <CopyVolumeDialog
+          volume={copying}
+          onClose={() => setCopying(null)}
+          onStarted={(op) => {
+            setCopying(null);
+            store.addOperation(op);
+            setStarted((s) => [...s, op.id]);
           }}
         />
       ) : null}
@@ -297,6 +366,94 @@ function CreateVolumeDialog({
           </button>
           <button type="submit" class="btn btn-primary" disabled={busy}>
             {busy ? 'Creating…' : 'Create'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+/** The copy dialog: the new volume's name and format; the copy runs as an operation shown with its progress. */
+function CopyVolumeDialog({
+  volume,
+  onClose,
+  onStarted,
+}: {
+  volume: StorageVolume;
+  onClose: () => void;
+  onStarted: (op: Operation) => void;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const [form, setForm] = useState<{ name: string; format: 'qcow2' | 'raw' }>({
+    name: `${volume.name}-copy`,
+    format: volume.format,
+  });
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [general, setGeneral] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+  }, []);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setGeneral(null);
+    if (!form.name.trim()) {
+      setError('Give the copy a name.');
+      return;
+    }
+    const body: CopyVolume = { name: form.name.trim(), format: form.format };
+    setBusy(true);
+    try {
+      const path = `/1.0/storage-pools/${encodeURIComponent(volume.pool)}/volumes/${encodeURIComponent(volume.name)}/copy`;
+      onStarted(await api<Operation>('POST', path, body));
+    } catch (err) {
+      const msg = messageOf(err);
+      if (namedField(msg, ['name'] as const) || /already exists/.test(msg)) setError(withoutField(msg));
+      else setGeneral(msg);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal dialogRef={ref} titleId="vol-copy-title" onClose={onClose}>
+      <form onSubmit={submit} noValidate>
+        <h2 id="vol-copy-title">Copy volume</h2>
+        <p class="muted small">
+          A standalone copy of <span class="mono">{volume.name}</span> ({formatBytes(volume.capacityBytes)}) in pool{' '}
+          <span class="mono">{volume.pool}</span>
+        </p>
+        <div class="form-grid">
+          <Field id="copy-name" label="New name" error={error}>
+            <input
+              {...fieldAttrs('copy-name', error)}
+              value={form.name}
+              onInput={(e) => {
+                setForm({ ...form, name: (e.target as HTMLInputElement).value });
+                setError(undefined);
+              }}
+              autofocus
+              autocomplete="off"
+            />
+          </Field>
+          <Field id="copy-format" label="Format">
+            <select
+              id="copy-format"
+              value={form.format}
+              onChange={(e) => setForm({ ...form, format: (e.target as HTMLSelectElement).value as 'qcow2' | 'raw' })}
+            >
+              <option value="qcow2">qcow2</option>
+              <option value="raw">raw</option>
+            </select>
+          </Field>
+        </div>
+        <ErrorNote message={general} />
+        <div class="dialog-actions">
+          <button type="button" class="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn btn-primary" disabled={busy}>
+            {busy ? 'Starting…' : 'Copy'}
           </button>
         </div>
       </form>

@@ -1,7 +1,7 @@
 import type { ComponentChildren, RefObject } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 import type { Instance, Operation } from '../api/schema/index.js';
-import { plainAction } from './format.js';
+import { formatBytes, plainAction } from './format.js';
 
 /** Human words for an instance status. */
 export const STATUS_LABEL: Record<Instance['status'], string> = {
@@ -19,6 +19,18 @@ export function StateBadge({ status }: { status: Instance['status'] }) {
     <span class={`badge badge-${status}`} data-status={status}>
       <span class="dot" aria-hidden="true" />
       {STATUS_LABEL[status]}
+    </span>
+  );
+}
+
+/** What kind of instance it is, in words. */
+export const TYPE_LABEL: Record<Instance['type'], string> = { vm: 'VM', container: 'Container', sandbox: 'Sandbox' };
+
+/** A quiet badge for an instance's type. */
+export function TypeBadge({ type }: { type: Instance['type'] }) {
+  return (
+    <span class={`type-badge type-${type}`} data-type={type}>
+      {TYPE_LABEL[type]}
     </span>
   );
 }
@@ -59,24 +71,86 @@ export function OperationProgress({ op }: { op: Operation }) {
   const p = op.progress;
   const known = p !== null && p.totalBytes > 0;
   const pct = known && p ? Math.round((p.doneBytes / p.totalBytes) * 100) : 0;
+  const action = plainAction(op.kind);
+  const label = `${action.charAt(0).toUpperCase()}${action.slice(1)}${p?.phase && p.phase !== op.kind ? ` — ${p.phase}` : ''}`;
   return (
-    <div class="op-progress" role="status" data-operation={op.id}>
+    <div class="op-progress" data-operation={op.id} data-kind={op.kind}>
       <span class="op-label">
         <span class="spinner" aria-hidden="true" />
-        {plainAction(op.kind)}
-        {p?.phase && p.phase !== op.kind ? ` — ${p.phase}` : ''}
-        {known ? ` ${pct}%` : '…'}
+        <span class="op-text">{label}</span>
+        <span class="op-figures">
+          {known && p ? (
+            <>
+              <span class="op-bytes">
+                {formatBytes(p.doneBytes)} of {formatBytes(p.totalBytes)}
+              </span>
+              <strong class="op-pct">{pct}%</strong>
+            </>
+          ) : (
+            '…'
+          )}
+        </span>
       </span>
-      <div class={`progress${known ? '' : ' progress-indeterminate'}`}>
+      <div
+        class={`progress${known ? '' : ' progress-indeterminate'}`}
+        role="progressbar"
+        aria-label={label}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={known ? pct : undefined}
+      >
         <div class="progress-fill" style={known ? { width: `${pct}%` } : undefined} />
       </div>
     </div>
   );
 }
 
+/** The running operations `filter` selects, each with its progress bar; nothing when none runs. */
+export function RunningOperations({
+  operations,
+  filter,
+  title,
+}: {
+  operations: Operation[];
+  filter: (op: Operation) => boolean;
+  title?: string;
+}) {
+  const ops = operations.filter((o) => o.status === 'running' && filter(o));
+  if (ops.length === 0) return null;
+  return (
+    <section class="op-list" aria-label={title ?? 'Running operations'}>
+      {ops.map((op) => (
+        <OperationProgress key={op.id} op={op} />
+      ))}
+    </section>
+  );
+}
+
+/** What Tab can reach inside a dialog. */
+const FOCUSABLE =
+  'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
+/** Keeps Tab and Shift+Tab cycling inside `dialog` (a modal dialog otherwise lets focus out to the browser). */
+function trapTab(e: KeyboardEvent, dialog: HTMLDialogElement): void {
+  if (e.key !== 'Tab') return;
+  const items = [...dialog.querySelectorAll<HTMLElement>(FOCUSABLE)].filter((el) => el.offsetParent !== null);
+  const first = items[0];
+  const last = items[items.length - 1];
+  if (!first || !last) return;
+  const active = document.activeElement;
+  if (e.shiftKey && (active === first || !dialog.contains(active))) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && (active === last || !dialog.contains(active))) {
+    e.preventDefault();
+    first.focus();
+  }
+}
+
 /**
  * A modal dialog titled by the element with id `titleId`; Escape calls `onClose` instead of closing it behind the
- * page's back, so the page's state stays the one source of truth.
+ * page's back, so the page's state stays the one source of truth. Tab cycles inside it; when it closes, the focus
+ * goes back to where it was when it opened.
  */
 export function Modal({
   dialogRef,
@@ -91,11 +165,20 @@ export function Modal({
   onClose: () => void;
   children: ComponentChildren;
 }) {
+  useEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
+    return () => {
+      if (opener?.isConnected) opener.focus();
+    };
+  }, []);
   return (
     <dialog
       ref={dialogRef}
       class={wide ? 'dialog dialog-wide' : 'dialog'}
       aria-labelledby={titleId}
+      onKeyDown={(e) => {
+        if (dialogRef.current) trapTab(e, dialogRef.current);
+      }}
       onCancel={(e) => {
         e.preventDefault();
         onClose();

@@ -1,96 +1,166 @@
-import { useEffect, useState } from 'preact/hooks';
-import type { InstanceState } from '../api/schema/index.js';
-import { api } from './api.js';
+import type { Instance } from '../api/schema/index.js';
 import { formatBytes } from './format.js';
+import { type LiveState, USAGE_POINTS, type UsagePoint } from './live.js';
 
-/** How often a running instance's usage is sampled while its page is open (usage is a counter, not an event). */
-const SAMPLE_MS = 3000;
-/** How many samples the charts keep (3 minutes). */
-const KEEP = 60;
-
-/** One usage sample: CPU busy share (% of one CPU) and resident memory. */
-interface Sample {
-  cpuPercent: number;
-  rssBytes: number;
+/** Bytes per second in binary units: `1.2 MiB/s`. */
+export function formatRate(bps: number): string {
+  return `${formatBytes(Math.round(bps))}/s`;
 }
 
-/** A tiny line chart of `values` scaled to `max`. */
-export function Sparkline({ values, max, label }: { values: number[]; max: number; label: string }) {
+/** One line of a chart. */
+interface Series {
+  values: number[];
+  /** CSS class giving the line its colour. */
+  tone: 'a' | 'b';
+}
+
+/** The y position of `v` in a chart `h` high, scaled to `top`. */
+function yOf(v: number, top: number, h: number): number {
+  return h - 2 - (v / top) * (h - 4);
+}
+
+/**
+ * A small line chart, newest on the right, one step per sample; `max` is the top of the scale (the limit, when
+ * there is one; the chart grows above it if values do).
+ */
+export function Sparkline({
+  series,
+  max,
+  label,
+  height = 44,
+}: {
+  series: Series[];
+  max: number;
+  label: string;
+  height?: number;
+}) {
   const w = 240;
-  const h = 44;
-  const top = Math.max(max, ...values, 1e-9);
-  const pts = values.map((v, i) => {
-    // Newest on the right; one step per sample.
-    const x = w - (values.length - 1 - i) * (w / (KEEP - 1));
-    const y = h - 2 - (v / top) * (h - 4);
-    return `${x.toFixed(1)},${y.toFixed(1)}`;
-  });
+  const h = height;
+  const top = Math.max(max, ...series.flatMap((s) => s.values), 1e-9);
+  const step = w / (USAGE_POINTS - 1);
+  const count = Math.max(0, ...series.map((s) => s.values.length));
   return (
-    <svg class="sparkline" viewBox={`0 0 ${w} ${h}`} preserveAspectRatio="none" role="img" aria-label={label}>
-      {pts.length > 1 ? (
-        <polyline
-          points={pts.join(' ')}
-          fill="none"
-          stroke="currentColor"
-          stroke-width="2"
-          vector-effect="non-scaling-stroke"
-        />
-      ) : null}
+    <svg
+      class="sparkline"
+      style={{ height: `${h}px` }}
+      viewBox={`0 0 ${w} ${h}`}
+      preserveAspectRatio="none"
+      role="img"
+      aria-label={label}
+      data-points={count}
+    >
+      {series.map((s, k) => {
+        if (s.values.length < 2) return null;
+        const pts = s.values.map((v, i) => {
+          const x = w - (s.values.length - 1 - i) * step;
+          return `${x.toFixed(1)},${yOf(v, top, h).toFixed(1)}`;
+        });
+        const first = w - (s.values.length - 1) * step;
+        return (
+          <g key={k} class={`spark-${s.tone}`}>
+            <polygon points={`${first.toFixed(1)},${h} ${pts.join(' ')} ${w},${h}`} class="spark-area" />
+            <polyline points={pts.join(' ')} fill="none" vector-effect="non-scaling-stroke" class="spark-line" />
+          </g>
+        );
+      })}
     </svg>
   );
 }
 
-/**
- * CPU and memory of a running instance over the last minutes, from `/1.0/instances/<name>/state`, sampled while
- * the page is open.
- */
-export function UsageCharts({ name, running }: { name: string; running: boolean }) {
-  const [samples, setSamples] = useState<Sample[]>([]);
-  const [limitBytes, setLimitBytes] = useState(0);
-  useEffect(() => {
-    setSamples([]);
-    if (!running) return;
-    let alive = true;
-    let last: { at: number; cpuSeconds: number } | undefined;
-    const sample = async () => {
-      try {
-        const st = await api<InstanceState>('GET', `/1.0/instances/${encodeURIComponent(name)}/state`);
-        if (!alive || !st.usage) return;
-        const at = performance.now();
-        const u = st.usage;
-        setLimitBytes(st.memoryBytes);
-        if (last) {
-          const cpuPercent = Math.max(0, ((u.cpuSeconds - last.cpuSeconds) / ((at - last.at) / 1000)) * 100);
-          setSamples((s) => [...s, { cpuPercent, rssBytes: u.memoryRssBytes }].slice(-KEEP));
-        }
-        last = { at, cpuSeconds: u.cpuSeconds };
-      } catch {
-        // The instance stopped or went away: its events update the page.
-      }
-    };
-    void sample();
-    const t = setInterval(sample, SAMPLE_MS);
-    return () => {
-      alive = false;
-      clearInterval(t);
-    };
-  }, [name, running]);
+/** A chart with its title, current figures and legend. */
+function Chart({
+  title,
+  note,
+  figures,
+  series,
+  max,
+  label,
+}: {
+  title: string;
+  note?: string;
+  figures: { name?: string; value: string; tone: 'a' | 'b' }[];
+  series: Series[];
+  max: number;
+  label: string;
+}) {
+  return (
+    <div class="chart" data-chart={title.toLowerCase()}>
+      <div class="chart-head">
+        <span class="chart-title">
+          {title}
+          {note ? <span class="chart-note"> · {note}</span> : null}
+        </span>
+        <span class="chart-figures">
+          {figures.map((f) => (
+            <span key={f.name ?? 'v'} class={`chart-figure tone-${f.tone}`}>
+              {f.name ? <span class="chart-key">{f.name}</span> : null}
+              <strong>{f.value}</strong>
+            </span>
+          ))}
+        </span>
+      </div>
+      <Sparkline series={series} max={max} label={label} height={56} />
+    </div>
+  );
+}
 
+/**
+ * CPU, memory, disk and network of a running instance over the last two minutes, from the metrics samples the
+ * event stream pushes (nothing is polled).
+ */
+export function UsageCharts({ inst, live }: { inst: Instance; live: LiveState }) {
+  const running = inst.status === 'running' || inst.status === 'paused';
   if (!running) return null;
-  const now = samples[samples.length - 1];
+  const pts: UsagePoint[] = live.usage[inst.name] ?? [];
+  const now = pts[pts.length - 1];
+  const pick = (f: (p: UsagePoint) => number) => pts.map(f);
+  const wait = '…';
   return (
     <section class="card usage" aria-labelledby="usage-title">
       <h2 id="usage-title">Usage</h2>
-      <div class="usage-row">
-        <span>CPU</span>
-        <strong>{now ? `${now.cpuPercent.toFixed(0)}%` : '…'}</strong>
+      <div class="charts">
+        <Chart
+          title="CPU"
+          figures={[{ value: now ? `${now.cpuPercent.toFixed(0)}%` : wait, tone: 'a' }]}
+          series={[{ values: pick((p) => p.cpuPercent), tone: 'a' }]}
+          max={100}
+          label="CPU use over the last two minutes"
+        />
+        <Chart
+          title="Memory"
+          note="VMM process"
+          figures={[{ value: now ? formatBytes(now.memoryBytes) : wait, tone: 'a' }]}
+          series={[{ values: pick((p) => p.memoryBytes), tone: 'a' }]}
+          max={inst.memoryBytes}
+          label="memory use over the last two minutes"
+        />
+        <Chart
+          title="Disk"
+          figures={[
+            { name: 'read', value: now ? formatRate(now.diskReadBps) : wait, tone: 'a' },
+            { name: 'write', value: now ? formatRate(now.diskWriteBps) : wait, tone: 'b' },
+          ]}
+          series={[
+            { values: pick((p) => p.diskReadBps), tone: 'a' },
+            { values: pick((p) => p.diskWriteBps), tone: 'b' },
+          ]}
+          max={64 * 1024}
+          label="disk reads and writes over the last two minutes"
+        />
+        <Chart
+          title="Network"
+          figures={[
+            { name: 'in', value: now ? formatRate(now.netRxBps) : wait, tone: 'a' },
+            { name: 'out', value: now ? formatRate(now.netTxBps) : wait, tone: 'b' },
+          ]}
+          series={[
+            { values: pick((p) => p.netRxBps), tone: 'a' },
+            { values: pick((p) => p.netTxBps), tone: 'b' },
+          ]}
+          max={1024}
+          label="network traffic over the last two minutes"
+        />
       </div>
-      <Sparkline values={samples.map((s) => s.cpuPercent)} max={100} label="CPU use over the last minutes" />
-      <div class="usage-row">
-        <span>Memory (VMM)</span>
-        <strong>{now ? formatBytes(now.rssBytes) : '…'}</strong>
-      </div>
-      <Sparkline values={samples.map((s) => s.rssBytes)} max={limitBytes} label="memory use over the last minutes" />
     </section>
   );
 }

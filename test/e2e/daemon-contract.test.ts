@@ -262,6 +262,28 @@ async function exerciseNetworks(): Promise<void> {
     network: 'cnet',
   });
   assert.equal((await waitOp(inst.body)).status, 'success');
+  const flows = await api<{ running: boolean; flows: unknown[] }>(
+    'GET',
+    '/1.0/networks/{name}/flows',
+    '/1.0/networks/cnet/flows',
+  );
+  assert.equal(flows.status, 200);
+  assert.deepEqual([flows.body.running, flows.body.flows], [false, []], 'no process serves cnet: no flow table');
+  assert.equal((await api('GET', '/1.0/networks/{name}/flows', '/1.0/networks/nope/flows')).status, 404);
+  const state = await api<{ nics: { network: string; mac: string; ipv4: null }[]; disks: { name: string }[] }>(
+    'GET',
+    '/1.0/instances/{name}/state',
+    '/1.0/instances/n1/state',
+  );
+  assert.equal(state.status, 200);
+  assert.equal(state.body.nics.length, 1);
+  assert.equal(state.body.nics[0]?.network, 'cnet');
+  assert.match(state.body.nics[0]?.mac ?? '', /^02(:[0-9a-f]{2}){5}$/);
+  assert.equal(state.body.nics[0]?.ipv4, null, 'a stopped instance has no address');
+  assert.deepEqual(
+    state.body.disks.map((d) => d.name),
+    ['root'],
+  );
   const used = await api<{ usedBy: string[] }>('GET', '/1.0/networks/{name}', '/1.0/networks/cnet');
   assert.deepEqual(used.body.usedBy, ['/1.0/instances/n1']);
   const refused = await api<ErrorReply>('DELETE', '/1.0/networks/{name}', '/1.0/networks/cnet');
@@ -312,6 +334,7 @@ async function exerciseStorage(): Promise<void> {
   assert.equal((await api('GET', vol, '/1.0/storage-pools/default/volumes/nope')).status, 404);
 
   const pool = await new PoolRegistry(home).open('default');
+  await exerciseSnapshotsAndCopy(pool);
   await pool.cloneVolume('c1', 'v1');
   const base = await api<ErrorReply>('DELETE', vol, '/1.0/storage-pools/default/volumes/v1');
   assert.equal(base.status, 409, 'the base of a clone stays');
@@ -326,6 +349,58 @@ async function exerciseStorage(): Promise<void> {
     assert.equal((await api('DELETE', vol, `/1.0/storage-pools/default/volumes/${name}`)).status, 200, name);
   }
   assert.equal((await api('DELETE', vol, '/1.0/storage-pools/default/volumes/v1')).status, 404);
+}
+
+/** Volume snapshots (create, list, revert, delete; refused while held or for raw volumes) and a copy operation. */
+async function exerciseSnapshotsAndCopy(pool: Awaited<ReturnType<PoolRegistry['open']>>): Promise<void> {
+  const snaps = '/1.0/storage-pools/{pool}/volumes/{name}/snapshots';
+  const snap = '/1.0/storage-pools/{pool}/volumes/{name}/snapshots/{snapshot}';
+  const revert = '/1.0/storage-pools/{pool}/volumes/{name}/snapshots/{snapshot}/revert';
+  const base = '/1.0/storage-pools/default/volumes';
+  const made = await api<{ name: string }>('POST', snaps, `${base}/v1/snapshots`, { name: 's1' });
+  assert.equal(made.status, 201);
+  assert.equal(made.body.name, 's1');
+  assert.equal((await api('POST', snaps, `${base}/v1/snapshots`, { name: 's1' })).status, 409);
+  const badName = await api<ErrorReply>('POST', snaps, `${base}/v1/snapshots`, { name: '-x' });
+  assert.equal(badName.status, 400);
+  assert.match(badName.body.error.message, /^invalid name: /);
+  const raw = await api<ErrorReply>('POST', snaps, `${base}/v2/snapshots`, { name: 's1' });
+  assert.equal(raw.status, 400);
+  assert.match(raw.body.error.message, /raw volume/);
+  assert.equal((await api('POST', snaps, `${base}/nope/snapshots`, { name: 's1' })).status, 404);
+  const list = await api<{ name: string }[]>('GET', snaps, `${base}/v1/snapshots`);
+  assert.equal(list.status, 200);
+  assert.deepEqual(
+    list.body.map((s) => s.name),
+    ['s1'],
+  );
+  assert.equal((await api('GET', snaps, `${base}/nope/snapshots`)).status, 404);
+  assert.equal((await api('POST', revert, `${base}/v1/snapshots/s1/revert`)).status, 200);
+  assert.equal((await api('POST', revert, `${base}/v1/snapshots/nope/revert`)).status, 404);
+  const held = await pool.attachVolume('v1', { readOnly: false, pid: process.pid });
+  const busy = await api<ErrorReply>('POST', revert, `${base}/v1/snapshots/s1/revert`);
+  assert.equal(busy.status, 409, 'a volume in use is not reverted');
+  assert.match(busy.body.error.message, /in use|used by/);
+  assert.equal((await api('GET', snaps, `${base}/v1/snapshots`)).status, 409, 'nor read while written');
+  await held.release();
+  assert.equal((await api('DELETE', snap, `${base}/v1/snapshots/s1`)).status, 200);
+  assert.equal((await api('DELETE', snap, `${base}/v1/snapshots/s1`)).status, 404);
+
+  const copyPath = '/1.0/storage-pools/{pool}/volumes/{name}/copy';
+  const copy = await api<Operation>('POST', copyPath, `${base}/v1/copy`, { name: 'v1copy', format: 'raw' });
+  assert.equal(copy.status, 202);
+  assert.equal(copy.body.kind, 'volume.copy');
+  assert.equal((await waitOp(copy.body)).status, 'success');
+  const copied = await api<{ format: string; capacityBytes: number }>(
+    'GET',
+    '/1.0/storage-pools/{pool}/volumes/{name}',
+    `${base}/v1copy`,
+  );
+  assert.deepEqual([copied.body.format, copied.body.capacityBytes], ['raw', 1024 * 1024]);
+  assert.equal((await api('POST', copyPath, `${base}/v1/copy`, { name: 'v1copy' })).status, 409);
+  assert.equal((await api('POST', copyPath, `${base}/v1/copy`, { name: '../x' })).status, 400);
+  assert.equal((await api('POST', copyPath, `${base}/nope/copy`, { name: 'x1' })).status, 404);
+  assert.equal((await api('DELETE', '/1.0/storage-pools/{pool}/volumes/{name}', `${base}/v1copy`)).status, 200);
 }
 
 test('bad input is a 400 naming the field, and leaves no row and no file', async () => {
@@ -406,16 +481,42 @@ test('a waiting client that disconnects leaves the operation to finish', async (
 
 test('the event stream resumes from a sequence number without a gap', async () => {
   const info = (await tcp.call('GET', '/1.0')) as { lastEventSeq: number };
-  const ws = new WebSocket(`${daemon.url.replace('http', 'ws')}/1.0/events?since=${info.lastEventSeq - 3}`, {
-    headers: { authorization: `Bearer ${daemon.token}` },
-  });
+  const url = `${daemon.url.replace('http', 'ws')}/1.0/events?since=${info.lastEventSeq - 3}`;
+  const headers = { authorization: `Bearer ${daemon.token}` };
+  // A subscriber that does not ask for transient events gets kept events only.
+  const plain = new WebSocket(url, { headers });
+  const plainEvents: { transient?: boolean }[] = [];
+  plain.on('message', (d: Buffer) => plainEvents.push(JSON.parse(d.toString()) as { transient?: boolean }));
+  await new Promise((r) => plain.once('open', r));
+  const ws = new WebSocket(`${url}&transient=true`, { headers });
   const seqs: number[] = [];
-  ws.on('message', (d: Buffer) => seqs.push((JSON.parse(d.toString()) as { seq: number }).seq));
+  type Metrics = { name: string; usage: { cpuSeconds: number }; disks: { name: string }[] };
+  const samples: Metrics[] = [];
+  ws.on('message', (d: Buffer) => {
+    const e = JSON.parse(d.toString()) as { seq: number; type: string; transient?: boolean; data: unknown };
+    if (e.transient && e.type === 'metrics') samples.push(e.data as Metrics);
+    else if (!e.transient) seqs.push(e.seq);
+  });
   await new Promise((r) => ws.once('open', r));
+  // A live subscriber gets a usage sample of the running instance, outside the numbered sequence.
+  for (let i = 0; i < 50 && samples.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
   const p = await api<Operation>('PUT', '/1.0/instances/{name}/state', '/1.0/instances/w1/state', { action: 'pause' });
   await waitOp(p.body);
   await new Promise((r) => setTimeout(r, 100));
   ws.close();
+  plain.close();
+  assert.ok(plainEvents.length >= 6, 'the plain subscriber got the kept events');
+  assert.ok(
+    plainEvents.every((e) => !e.transient),
+    'and no transient ones',
+  );
+  const w1 = samples.find((m) => m.name === 'w1');
+  assert.ok(w1, 'a metrics sample of w1 arrived');
+  assert.ok(w1.usage.cpuSeconds > 0, 'with its CPU time');
+  assert.deepEqual(
+    w1.disks.map((d) => d.name),
+    ['root'],
+  );
   assert.deepEqual(seqs.slice(0, 3), [info.lastEventSeq - 2, info.lastEventSeq - 1, info.lastEventSeq]);
   for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1]! + 1);
   assert.ok(seqs.length >= 6, `live events followed: ${seqs.length}`);

@@ -67,10 +67,41 @@ export async function shoot(page: Page, name: string, scrollTo?: string): Promis
 /** A real daemon with the Debian image and a Chromium page at 1280x800, torn down after the test. */
 export interface WebFixture {
   daemon: DaemonProcess;
+  /** The daemon's STRATA_HOME. */
+  home: string;
   context: BrowserContext;
   page: Page;
   /** Uncaught errors of the page's scripts. */
   pageErrors: string[];
+}
+
+/** Signs in on the sign-in page with the daemon's token and waits for the overview. */
+export async function signIn(page: Page, daemon: DaemonProcess): Promise<void> {
+  await page.goto(daemon.url);
+  await page.getByLabel('Access token').fill(daemon.token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+}
+
+/** Calls the daemon's API from the page, with its session cookie: the status and the parsed body. */
+export async function pageApi<T = unknown>(
+  page: Page,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  return page.evaluate(
+    async ([m, p, b]) => {
+      const res = await fetch(p as string, {
+        method: m as string,
+        headers: b === undefined ? {} : { 'content-type': 'application/json' },
+        ...(b === undefined ? {} : { body: JSON.stringify(b) }),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+    [method, path, body] as const,
+  ) as Promise<{ status: number; body: T }>;
 }
 
 /** Starts a daemon in a fresh STRATA_HOME (prefix `prefix`) and a browser page; `t.after` removes every trace. */
@@ -95,5 +126,5 @@ export async function startWebFixture(
   const page = await context.newPage();
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
-  return { daemon, context, page, pageErrors };
+  return { daemon, home, context, page, pageErrors };
 }

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { errorMessage, StrataError } from '../../base/errors.js';
 import type { LifecycleAction } from '../../services/instances/instance-manager.js';
 import type { ApiDeps } from '../api-deps.js';
+import { instanceDisks, instanceNics, LeaseLookup } from '../instance-devices.js';
 import { apiUsageOf } from '../metrics.js';
 import { accepted } from '../reply-helpers.js';
 import type { ApiRoute } from '../route.js';
@@ -115,16 +116,22 @@ export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
       method: 'GET',
       url: '/1.0/instances/:name/state',
       operationId: 'getInstanceState',
-      summary: 'State, usage next to limits, and what enforces them',
+      summary:
+        "State, usage next to limits, what enforces them, and the NICs (with the address the network's DHCP leased) and disks",
       tag: 'instances',
       params: NameParams,
       responses: { 200: InstanceState, 400: ErrorBody, 404: ErrorBody },
       handler: async (req) => {
         const name = (req as Named).params.name;
+        const leases = new LeaseLookup(deps);
         if (await im.workloadOf(name)) {
           const v = await im.show(name);
           const u = v.status === 'stopped' ? undefined : await im.workloadUsage(name);
+          const usage = u ? apiUsageOf(u) : null;
+          const nic = v.network === null ? undefined : await im.workloadNic(name);
           return {
+            nics: await instanceNics(deps, v, usage, leases, nic),
+            disks: await instanceDisks(deps, v, null),
             status: v.status,
             statusReason: v.statusReason,
             pid: v.vmmPid,
@@ -132,13 +139,16 @@ export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
             memoryBytes: v.memoryBytes,
             diskSizeBytes: v.diskSizeBytes,
             limits: v.limits,
-            usage: u ? apiUsageOf(u) : null,
+            usage,
             controls: deps.controls.support,
           };
         }
         const r = im.get(name);
         const usage = (await im.runtime.usage(r.name)) ?? null;
+        const inst = { ...r, type: 'vm' as const };
         return {
+          nics: await instanceNics(deps, inst, usage, leases),
+          disks: await instanceDisks(deps, inst, usage),
           status: r.status,
           statusReason: r.statusReason,
           pid: r.vmmPid,

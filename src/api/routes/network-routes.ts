@@ -1,12 +1,20 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StrataError } from '../../base/errors.js';
-import { readRuntime } from '../../services/network/network-service.js';
-import { type NetworkCreateInput, type NetworkSpec, normaliseSpec } from '../../services/network/network-store.js';
+import { controlRequest, type FlowRow, readRuntime } from '../../services/network/network-service.js';
+import {
+  gatewayCidr,
+  type NetworkCreateInput,
+  type NetworkSpec,
+  normaliseSpec,
+} from '../../services/network/network-store.js';
 import type { ApiDeps } from '../api-deps.js';
 import type { ApiRoute } from '../route.js';
 import { ErrorBody, NameParams } from '../schema/common.js';
-import { CreateNetwork, Network } from '../schema/networks.js';
+import { CreateNetwork, Network, NetworkFlows } from '../schema/networks.js';
+
+/** How often a flow-table WebSocket reads the table again (it sends only when something besides age changed). */
+const FLOWS_REFRESH_MS = 1000;
 
 type Named = FastifyRequest<{ Params: { name: string } }>;
 
@@ -19,7 +27,8 @@ export function networkRoutes(deps: ApiDeps): ApiRoute[] {
   const view = async (spec: NetworkSpec): Promise<Network> => ({
     name: spec.name,
     subnet: spec.subnet ?? null,
-    gateway: spec.gateway ?? null,
+    // Without one named, the router takes the subnet's first address.
+    gateway: gatewayCidr(spec)?.split('/')[0] ?? null,
     vlan: spec.vlan ?? null,
     dhcp: spec.dhcp,
     nat: spec.nat,
@@ -31,6 +40,21 @@ export function networkRoutes(deps: ApiDeps): ApiRoute[] {
       .filter((i) => i.network === spec.name)
       .map((i) => `/1.0/instances/${i.name}`),
   });
+  const flowsOf = async (name: string): Promise<NetworkFlows> => {
+    await store.get(name);
+    const runtime = await readRuntime(store.runDir, name);
+    const idle: NetworkFlows = { network: name, running: false, openflow: null, datapathId: null, flows: [] };
+    if (!runtime) return idle;
+    let rows: FlowRow[];
+    try {
+      rows = await controlRequest<FlowRow[]>(store.runDir, name, { op: 'flows' });
+    } catch (err) {
+      // The network stopped between the runtime check and the request.
+      if (err instanceof StrataError && (err.code === 'NOT_FOUND' || err.code === 'UNAVAILABLE')) return idle;
+      throw err;
+    }
+    return { network: name, running: true, openflow: runtime.openflow, datapathId: runtime.datapathId, flows: rows };
+  };
   return [
     {
       method: 'GET',
@@ -79,6 +103,46 @@ export function networkRoutes(deps: ApiDeps): ApiRoute[] {
       params: NameParams,
       responses: { 200: Network, 400: ErrorBody, 404: ErrorBody },
       handler: async (req) => view(await store.get((req as Named).params.name)),
+    },
+    {
+      method: 'GET',
+      url: '/1.0/networks/:name/flows',
+      operationId: 'getNetworkFlows',
+      summary:
+        "The OpenFlow flow table of the network's switch (table, priority, match, actions, counters, cookie); empty while no process serves the network. Over WebSocket: the table as JSON text frames, again whenever it changes",
+      tag: 'networks',
+      params: NameParams,
+      responses: { 200: NetworkFlows, 400: ErrorBody, 404: ErrorBody },
+      handler: async (req) => flowsOf((req as Named).params.name),
+      websocket: {
+        description: 'the flow table (NetworkFlows as JSON) at once and after each change',
+        handler: (socket, req) => {
+          const name = (req as Named).params.name;
+          let last = '';
+          let closed = false;
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const tick = async () => {
+            try {
+              const table = await flowsOf(name);
+              // Ages tick every second; a change is anything else (a flow, a counter, the switch starting).
+              const key = JSON.stringify({ ...table, flows: table.flows.map((f) => ({ ...f, durationS: 0 })) });
+              if (key !== last && socket.readyState === socket.OPEN) {
+                last = key;
+                socket.send(JSON.stringify(table));
+              }
+            } catch (err) {
+              socket.close(4404, (err instanceof Error ? err.message : String(err)).slice(0, 120));
+              return;
+            }
+            if (!closed) timer = setTimeout(() => void tick(), FLOWS_REFRESH_MS);
+          };
+          socket.on('close', () => {
+            closed = true;
+            clearTimeout(timer);
+          });
+          void tick();
+        },
+      },
     },
     {
       method: 'DELETE',

@@ -2,18 +2,39 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StrataError } from '../../base/errors.js';
 import { parseSizeBytes } from '../../base/units.js';
-import type { VolumeInfo } from '../../services/storage/pools/pool-driver.js';
+import { checkVolumeName, type VolumeInfo } from '../../services/storage/pools/pool-driver.js';
 import type { ApiDeps } from '../api-deps.js';
+import { accepted } from '../reply-helpers.js';
 import type { ApiRoute } from '../route.js';
-import { ErrorBody } from '../schema/common.js';
-import { CreateVolume, PoolParams, StoragePool, StorageVolume, VolumeParams } from '../schema/storage.js';
+import { ErrorBody, Operation } from '../schema/common.js';
+import {
+  CopyVolume,
+  CreateVolume,
+  CreateVolumeSnapshot,
+  PoolParams,
+  SnapshotParams,
+  StoragePool,
+  StorageVolume,
+  VolumeParams,
+  VolumeSnapshot,
+} from '../schema/storage.js';
 
 type PoolReq = FastifyRequest<{ Params: { pool: string } }>;
 type VolumeReq = FastifyRequest<{ Params: { pool: string; name: string } }>;
+type SnapshotReq = FastifyRequest<{ Params: { pool: string; name: string; snapshot: string } }>;
+
+/** A pool driver's INVALID_ARGUMENT about a snapshot or volume name, naming the field of the request. */
+function namingName(err: unknown, field: string): unknown {
+  if (err instanceof StrataError && err.code === 'INVALID_ARGUMENT') {
+    return new StrataError('INVALID_ARGUMENT', `invalid ${field}: ${err.message}`);
+  }
+  return err;
+}
 
 /**
- * Routes of `/1.0/storage-pools`: list pools, and list, show, create and delete the volumes of a pool. A delete is
- * refused (409) while a VM has the volume open or another volume is a clone of it.
+ * Routes of `/1.0/storage-pools`: list pools; list, show, create, copy and delete the volumes of a pool; create,
+ * list, revert and delete a volume's snapshots. A delete or a revert is refused (409) while a VM has the volume
+ * open or another volume is a clone of it.
  */
 export function storageRoutes(deps: ApiDeps): ApiRoute[] {
   const pools = deps.pools;
@@ -78,6 +99,126 @@ export function storageRoutes(deps: ApiDeps): ApiRoute[] {
       handler: async (req) => {
         const p = (req as VolumeReq).params;
         return (await pools.open(p.pool)).getVolume(p.name);
+      },
+    },
+    {
+      method: 'POST',
+      url: '/1.0/storage-pools/:pool/volumes/:name/copy',
+      operationId: 'copyStorageVolume',
+      summary:
+        'Copy a volume into a new standalone volume of the same pool (backing chain read through); returns an operation with byte progress',
+      tag: 'storage',
+      params: VolumeParams,
+      body: CopyVolume,
+      responses: { 202: Operation, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      handler: async (req, reply) => {
+        const p = (req as VolumeReq).params;
+        const b = req.body as CopyVolume;
+        const pool = await pools.open(p.pool);
+        const source = await pool.getVolume(p.name);
+        try {
+          checkVolumeName(b.name);
+        } catch (err) {
+          throw namingName(err, 'name');
+        }
+        if ((await pool.listVolumes()).some((v) => v.name === b.name)) {
+          throw new StrataError(
+            'ALREADY_EXISTS',
+            `invalid name: volume '${b.name}' already exists in pool '${p.pool}'`,
+          );
+        }
+        const op = deps.operations.run('volume.copy', `/1.0/storage-pools/${p.pool}/volumes/${b.name}`, async (ctx) => {
+          // A read-only hold on the source: no VM may write it while it is copied.
+          const held = await pool.attachVolume(source.name, { readOnly: true });
+          try {
+            ctx.progress.phase(`copying ${source.name}`, source.capacityBytes);
+            await pool.importVolume(b.name, held.path, {
+              sourceFormat: held.format,
+              format: b.format ?? source.format,
+              signal: ctx.signal,
+              onProgress: (done, total) => ctx.progress.update(done, total),
+            });
+          } finally {
+            await held.release();
+          }
+        });
+        return accepted(reply, op);
+      },
+    },
+    {
+      method: 'GET',
+      url: '/1.0/storage-pools/:pool/volumes/:name/snapshots',
+      operationId: 'listVolumeSnapshots',
+      summary: "List a volume's snapshots, oldest first (raw volumes have none)",
+      tag: 'storage',
+      params: VolumeParams,
+      responses: { 200: Type.Array(VolumeSnapshot), 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      handler: async (req) => {
+        const p = (req as VolumeReq).params;
+        return (await pools.open(p.pool)).listSnapshots(p.name);
+      },
+    },
+    {
+      method: 'POST',
+      url: '/1.0/storage-pools/:pool/volumes/:name/snapshots',
+      operationId: 'createVolumeSnapshot',
+      summary: 'Take an internal snapshot of a qcow2 volume no VM is writing',
+      tag: 'storage',
+      params: VolumeParams,
+      body: CreateVolumeSnapshot,
+      responses: { 201: VolumeSnapshot, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      handler: async (req, reply: FastifyReply) => {
+        const p = (req as VolumeReq).params;
+        const pool = await pools.open(p.pool);
+        const meta = await pool.getVolume(p.name);
+        if (meta.format !== 'qcow2') {
+          throw new StrataError(
+            'INVALID_ARGUMENT',
+            `invalid volume: '${p.name}' is a raw volume; only qcow2 volumes have snapshots`,
+          );
+        }
+        const name = (req.body as CreateVolumeSnapshot).name;
+        if ((await pool.listSnapshots(p.name)).some((s) => s.name === name)) {
+          throw new StrataError('ALREADY_EXISTS', `invalid name: volume '${p.name}' already has a snapshot '${name}'`);
+        }
+        let snap: VolumeSnapshot;
+        try {
+          snap = await pool.createSnapshot(p.name, name);
+        } catch (err) {
+          throw namingName(err, 'name');
+        }
+        reply.code(201);
+        return snap;
+      },
+    },
+    {
+      method: 'POST',
+      url: '/1.0/storage-pools/:pool/volumes/:name/snapshots/:snapshot/revert',
+      operationId: 'revertVolumeSnapshot',
+      summary:
+        'Put a volume back to a snapshot (by name or id); refused while a VM uses the volume or a clone is based on it',
+      tag: 'storage',
+      params: SnapshotParams,
+      responses: { 200: StorageVolume, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      handler: async (req) => {
+        const p = (req as SnapshotReq).params;
+        const pool = await pools.open(p.pool);
+        await pool.revertSnapshot(p.name, p.snapshot);
+        return pool.getVolume(p.name);
+      },
+    },
+    {
+      method: 'DELETE',
+      url: '/1.0/storage-pools/:pool/volumes/:name/snapshots/:snapshot',
+      operationId: 'deleteVolumeSnapshot',
+      summary: "Delete a volume's snapshot (by name or id), freeing the space only it held",
+      tag: 'storage',
+      params: SnapshotParams,
+      responses: { 200: Type.Object({}), 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      handler: async (req) => {
+        const p = (req as SnapshotReq).params;
+        await (await pools.open(p.pool)).deleteSnapshot(p.name, p.snapshot);
+        return {};
       },
     },
     {

@@ -53,11 +53,17 @@ export type Operation = Static<typeof Operation>;
 /** An event of the event stream, with the sequence number a client resumes from. */
 export const StrataEvent = Type.Object(
   {
-    seq: Type.Integer({ minimum: 1 }),
+    seq: Type.Integer({ minimum: 0 }),
     at: Type.String(),
-    type: Type.String({ description: 'lifecycle or operation' }),
+    type: Type.String({ description: 'lifecycle, operation, or metrics (live only)' }),
     resource: Type.String(),
     data: Type.Record(Type.String(), Type.Unknown()),
+    transient: Type.Optional(
+      Type.Literal(true, {
+        description:
+          "sent to live subscribers only, never kept or replayed (progress of a running operation, metrics samples); seq is the newest kept event's",
+      }),
+    ),
   },
   { $id: 'Event', additionalProperties: false },
 );

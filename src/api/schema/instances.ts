@@ -160,6 +160,51 @@ export const Usage = Type.Object({
   oomKills: Type.Optional(Type.Integer({ minimum: 0, description: 'containers: OOM kills over all runs' })),
 });
 
+// ---- NICs and disks of an instance (web console) — begin ----
+
+/** A NIC of an instance: its network, MAC, VLAN, the IPv4 address the network's DHCP leased to it, counters. */
+export const InstanceNic = Type.Object(
+  {
+    name: Type.String({ description: 'e.g. eth0' }),
+    network: Type.Union([Type.String(), Type.Null()]),
+    mac: Type.Union([Type.String(), Type.Null()]),
+    vlan: Type.Union([Type.Integer({ minimum: 1, maximum: 4094 }), Type.Null()]),
+    ipv4: Type.Union([Type.String(), Type.Null()], {
+      description: "from the network's DHCP lease table, matched by MAC; null without a lease",
+    }),
+    rxBytes: Type.Integer({ minimum: 0 }),
+    txBytes: Type.Integer({ minimum: 0 }),
+    rxPackets: Type.Integer({ minimum: 0 }),
+    txPackets: Type.Integer({ minimum: 0 }),
+  },
+  { $id: 'InstanceNic', additionalProperties: false },
+);
+/** A NIC of an instance. */
+export type InstanceNic = Static<typeof InstanceNic>;
+
+/** A disk of an instance: size, format, where it lives, and its I/O counters. */
+export const InstanceDisk = Type.Object(
+  {
+    name: Type.String({ description: 'e.g. root' }),
+    sizeBytes: Type.Integer({ minimum: 0 }),
+    allocatedBytes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+      description: 'host bytes the disk takes (sparse files take less than their size)',
+    }),
+    format: Type.Union([Type.Literal('raw'), Type.Literal('qcow2')]),
+    pool: Type.Union([Type.String(), Type.Null()]),
+    volume: Type.Union([Type.String(), Type.Null()]),
+    readBytes: Type.Integer({ minimum: 0 }),
+    writeBytes: Type.Integer({ minimum: 0 }),
+    readOps: Type.Integer({ minimum: 0 }),
+    writeOps: Type.Integer({ minimum: 0 }),
+  },
+  { $id: 'InstanceDisk', additionalProperties: false },
+);
+/** A disk of an instance. */
+export type InstanceDisk = Static<typeof InstanceDisk>;
+
+// ---- NICs and disks of an instance (web console) — end ----
+
 /** GET /1.0/instances/{name}/state: the state, usage next to the limits, and what enforces them. */
 export const InstanceState = Type.Object(
   {
@@ -172,6 +217,9 @@ export const InstanceState = Type.Object(
     limits: Limits,
     usage: Type.Union([Usage, Type.Null()]),
     controls: Type.Object({ kind: Type.String(), summary: Type.String() }),
+    // (web console) NICs and disks
+    nics: Type.Array(InstanceNic),
+    disks: Type.Array(InstanceDisk),
   },
   { $id: 'InstanceState', additionalProperties: false },
 );
@@ -200,3 +248,23 @@ export const ExecResult = Type.Object(
 );
 /** An exec result. */
 export type ExecResult = Static<typeof ExecResult>;
+
+// ---- Live usage samples (web console) — begin ----
+
+/**
+ * The data of a `metrics` event: one usage sample of a running instance with its NICs and disks, sent about every
+ * two seconds to the event stream's live subscribers (not kept).
+ */
+export const InstanceMetrics = Type.Object(
+  {
+    name: Type.String(),
+    usage: Usage,
+    nics: Type.Array(InstanceNic),
+    disks: Type.Array(InstanceDisk),
+  },
+  { $id: 'InstanceMetrics', additionalProperties: false },
+);
+/** A usage sample. */
+export type InstanceMetrics = Static<typeof InstanceMetrics>;
+
+// ---- Live usage samples (web console) — end ----

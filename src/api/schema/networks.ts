@@ -36,3 +36,43 @@ export const CreateNetwork = Type.Object(
 );
 /** A network create request. */
 export type CreateNetwork = Static<typeof CreateNetwork>;
+
+/** One entry of a switch's OpenFlow flow table, as `strata network flows` shows it. */
+export const NetworkFlow = Type.Object(
+  {
+    table: Type.Integer({ minimum: 0 }),
+    priority: Type.Integer({ minimum: 0 }),
+    match: Type.String({ description: 'ovs-ofctl syntax; empty: every packet' }),
+    actions: Type.String(),
+    cookie: Type.String({ description: 'hexadecimal' }),
+    packets: Type.Integer({ minimum: 0 }),
+    bytes: Type.Integer({ minimum: 0 }),
+    durationS: Type.Number({ minimum: 0 }),
+    idleTimeout: Type.Integer({ minimum: 0 }),
+    hardTimeout: Type.Integer({ minimum: 0 }),
+  },
+  { $id: 'NetworkFlow', additionalProperties: false },
+);
+/** A flow entry. */
+export type NetworkFlow = Static<typeof NetworkFlow>;
+
+/** GET /1.0/networks/{name}/flows: the flow table of the network's switch while a process serves it. */
+export const NetworkFlows = Type.Object(
+  {
+    network: Type.String(),
+    running: Type.Boolean({ description: 'false: no process serves the network now, so there is no flow table' }),
+    openflow: Type.Union([
+      Type.Object({
+        mode: Type.Union([Type.Literal('ptcp'), Type.Literal('tcp')]),
+        host: Type.String(),
+        port: Type.Integer(),
+      }),
+      Type.Null(),
+    ]),
+    datapathId: Type.Union([Type.String(), Type.Null()]),
+    flows: Type.Array(NetworkFlow),
+  },
+  { $id: 'NetworkFlows', additionalProperties: false },
+);
+/** A flow table. */
+export type NetworkFlows = Static<typeof NetworkFlows>;

@@ -57,3 +57,45 @@ export const VolumeParams = Type.Object({
   pool: Type.String({ minLength: 1, maxLength: 128 }),
   name: Type.String({ minLength: 1, maxLength: 128 }),
 });
+
+/** An internal snapshot of a qcow2 volume. */
+export const VolumeSnapshot = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    createdAt: Type.String(),
+    diskSizeBytes: Type.Integer({
+      minimum: 0,
+      description: 'the volume size when it was taken (a revert restores it)',
+    }),
+  },
+  { $id: 'VolumeSnapshot', additionalProperties: false },
+);
+/** A volume snapshot. */
+export type VolumeSnapshot = Static<typeof VolumeSnapshot>;
+
+/** POST /1.0/storage-pools/{pool}/volumes/{name}/snapshots. */
+export const CreateVolumeSnapshot = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 64 }) },
+  { $id: 'CreateVolumeSnapshot', additionalProperties: false },
+);
+/** A snapshot request. */
+export type CreateVolumeSnapshot = Static<typeof CreateVolumeSnapshot>;
+
+/** POST /1.0/storage-pools/{pool}/volumes/{name}/copy: a full, standalone copy in the same pool (an operation). */
+export const CopyVolume = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64, description: 'the new volume' }),
+    format: Type.Optional(Type.Union([Type.Literal('qcow2'), Type.Literal('raw')])),
+  },
+  { $id: 'CopyVolume', additionalProperties: false },
+);
+/** A copy request. */
+export type CopyVolume = Static<typeof CopyVolume>;
+
+/** Path parameters: a pool, a volume and a snapshot. */
+export const SnapshotParams = Type.Object({
+  pool: Type.String({ minLength: 1, maxLength: 128 }),
+  name: Type.String({ minLength: 1, maxLength: 128 }),
+  snapshot: Type.String({ minLength: 1, maxLength: 128 }),
+});

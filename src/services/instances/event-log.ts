@@ -36,6 +36,34 @@ export class EventLog {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Delivers an event to the live subscribers only: it is not kept and never replayed (progress of a running
+   * operation, usage samples). It carries `transient: true` and the newest kept sequence number, so a client that
+   * resumes from its last seen number misses nothing that is kept; subscribers that want kept events only skip it.
+   */
+  publish(type: string, resource: string, data: Record<string, unknown>): void {
+    const row: EventRow & { transient: true } = {
+      seq: this.store.lastEventSeq(),
+      at: new Date().toISOString(),
+      type,
+      resource,
+      data,
+      transient: true,
+    };
+    for (const l of this.listeners) {
+      try {
+        l(row);
+      } catch {
+        // As in emit: one subscriber's failure does not stop the others.
+      }
+    }
+  }
+
+  /** How many live subscribers there are. */
+  subscribers(): number {
+    return this.listeners.size;
+  }
+
   /** Events after `since`. */
   after(since: number, limit?: number): EventRow[] {
     return this.store.eventsAfter(since, limit);

@@ -67,6 +67,8 @@ export interface WorkloadView {
   network?: string | null | undefined;
   /** Its IPv4 address on that network with the prefix length (`10.0.1.100/24`), while it has one. */
   ipv4?: string | null | undefined;
+  /** The MAC address of its interface on that network. */
+  mac?: string | null | undefined;
   /** Container settings (containers only). */
   container?: WorkloadContainerSettings | undefined;
   /** Sandbox settings (sandboxes only). */

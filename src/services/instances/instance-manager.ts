@@ -126,6 +126,13 @@ export class InstanceManager {
     return found ? found.backend.usage(name) : undefined;
   }
 
+  /** The MAC and IPv4 address (no prefix length) of a container's NIC; nulls when it has none. */
+  async workloadNic(name: string): Promise<{ mac: string | null; ipv4: string | null }> {
+    const found = await this.workloadOf(name);
+    const w = found ? await found.backend.info(name) : undefined;
+    return { mac: w?.mac ?? null, ipv4: w?.ipv4?.split('/')[0] ?? null };
+  }
+
   /** Every container and sandbox with its usage (undefined when stopped), for metrics. */
   async workloadUsages(): Promise<{ view: InstanceView; usage: WorkloadUsage | undefined }[]> {
     const out: { view: InstanceView; usage: WorkloadUsage | undefined }[] = [];

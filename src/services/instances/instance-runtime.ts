@@ -304,7 +304,7 @@ function rateLimits(r: InstanceRecord) {
 }
 
 /** A stable MAC for an instance's NIC: locally administered, unicast, derived from the instance id. */
-function macOf(id: string): string {
+export function macOf(id: string): string {
   const h = createHash('sha256').update(id).digest();
   return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }

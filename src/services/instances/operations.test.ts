@@ -63,3 +63,32 @@ test('operations left running by a previous daemon are marked failed on start', 
   assert.equal(row?.status, 'failure');
   assert.match(row?.errorMessage ?? '', /daemon restarted/);
 });
+
+test('progress goes to live subscribers at most 4 times a second, is never kept, and stops when the job ends', async () => {
+  const { events, ops } = setup();
+  const live: { transient?: boolean; data: { progress?: { doneBytes: number } } }[] = [];
+  events.subscribe(undefined, (e) => live.push(e as (typeof live)[number]));
+  let release = () => {};
+  const op = ops.run('volume.copy', '/1.0/storage-pools/p/volumes/v', async (ctx) => {
+    ctx.progress.phase('copying', 1000);
+    for (let i = 1; i <= 100; i++) ctx.progress.update(i);
+    await new Promise((r) => setTimeout(r, 300));
+    ctx.progress.update(500);
+    await new Promise<void>((r) => {
+      release = r;
+    });
+  });
+  await new Promise((r) => setTimeout(r, 600));
+  const progress = live.filter((e) => e.transient).map((e) => e.data.progress?.doneBytes);
+  // The phase goes out at once; the 100 updates of the same instant are folded into one, 250 ms later.
+  assert.deepEqual(progress, [0, 100, 500]);
+  release();
+  await ops.wait(op.id, 5000);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(live.filter((e) => e.transient).length, 3, 'nothing after the end');
+  assert.deepEqual(
+    events.after(0).map((e) => (e.data as { status: string }).status),
+    ['running', 'success'],
+    'the kept log has no progress events',
+  );
+});

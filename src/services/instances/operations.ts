@@ -28,7 +28,13 @@ interface Live {
   controller: AbortController;
   progress: OperationProgress | null;
   done: Promise<void>;
+  /** When progress was last published, and whether a later change waits for the next slot. */
+  published: number;
+  pending: ReturnType<typeof setTimeout> | undefined;
 }
+
+/** Progress of one operation is published at most this often (4 per second). */
+export const PROGRESS_INTERVAL_MS = 250;
 
 /**
  * Long work (create, start, stop, image pull…) as operations: `run` starts the job detached from the request that
@@ -63,15 +69,24 @@ export class OperationManager {
     };
     this.store.putOperation(row);
     const controller = new AbortController();
-    const live: Live = { row, controller, progress: null, done: Promise.resolve() };
+    const live: Live = {
+      row,
+      controller,
+      progress: null,
+      done: Promise.resolve(),
+      published: 0,
+      pending: undefined,
+    };
     const progress: ProgressReporter = {
       phase: (label, totalBytes = 0) => {
         live.progress = { phase: label, doneBytes: 0, totalBytes };
+        this.publishProgress(live);
       },
       update: (doneBytes, totalBytes) => {
         if (!live.progress) live.progress = { phase: kind, doneBytes: 0, totalBytes: 0 };
         live.progress.doneBytes = doneBytes;
         if (totalBytes !== undefined) live.progress.totalBytes = totalBytes;
+        this.publishProgress(live);
       },
       note: () => {},
       done: () => {},
@@ -93,7 +108,34 @@ export class OperationManager {
     return this.view(live);
   }
 
+  /**
+   * Sends a running operation's progress to the event stream's live subscribers (an `operation` event with
+   * `transient: true`, not kept): at once when the last one is older than PROGRESS_INTERVAL_MS, else once at the
+   * end of that interval with the figures of then.
+   */
+  private publishProgress(live: Live): void {
+    if (live.pending || live.row.status !== 'running') return;
+    const send = () => {
+      live.pending = undefined;
+      if (live.row.status !== 'running' || !live.progress) return;
+      live.published = Date.now();
+      const r = live.row;
+      this.events.publish('operation', `/1.0/operations/${r.id}`, {
+        id: r.id,
+        kind: r.kind,
+        resource: r.resource,
+        status: 'running',
+        progress: { ...live.progress },
+      });
+    };
+    const wait = live.published + PROGRESS_INTERVAL_MS - Date.now();
+    if (wait <= 0) send();
+    else live.pending = setTimeout(send, wait);
+  }
+
   private finish(live: Live, status: OperationRow['status'], code?: string, message?: string): void {
+    clearTimeout(live.pending);
+    live.pending = undefined;
     live.row = {
       ...live.row,
       status,
