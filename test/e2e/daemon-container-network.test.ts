@@ -149,6 +149,20 @@ test('daemon: a container and a VM on one network get DHCP leases and ping each 
   const usedBy = (await api(d, 'GET', '/1.0/networks/cnet')).body.usedBy as string[];
   assert.deepEqual([...usedBy].sort(), ['/1.0/instances/cnc1', '/1.0/instances/cnvm']);
 
+  // The state route shows both NICs with their MAC and leased address, as the web console lists them.
+  type Nic = { network: string; mac: string | null; ipv4: string | null };
+  const nicsOf = async (name: string) =>
+    ((await api(d, 'GET', `/1.0/instances/${name}/state`)).body as unknown as { nics: Nic[] }).nics;
+  const ctrNics = await nicsOf('cnc1');
+  assert.deepEqual(
+    ctrNics.map((n) => [n.network, n.mac, n.ipv4]),
+    [['cnet', ctr.mac, ctr.ip]],
+  );
+  assert.deepEqual(
+    (await nicsOf('cnvm')).map((n) => [n.network, n.ipv4]),
+    [['cnet', vmIp]],
+  );
+
   // Container -> VM, then VM -> container.
   const fromCtr = await cli(d, ['exec', 'cnc1', '--', 'ping', '-c', '3', '-W', '10', vmIp]);
   assert.equal(fromCtr.code, 0, `the container pings the VM: ${fromCtr.out}`);
