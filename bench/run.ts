@@ -5,6 +5,7 @@ import { type EngineFigures, imagePaths, measureEngine } from './boot-and-comput
 import { containerNetworkSection } from './container-network.js';
 import { containersSection } from './containers.js';
 import { measureHartMips } from './hart-mips.js';
+import { instanceFilesSection } from './instance-files.js';
 import { measureSwitchForwarding } from './network.js';
 import { type BenchSection, ratioHeader, ratioRow, runSections } from './report.js';
 import { storageSection } from './storage.js';
@@ -87,6 +88,7 @@ const SECTIONS: readonly BenchSection[] = [
   vmNetworkSection,
   containersSection,
   containerNetworkSection,
+  instanceFilesSection,
 ];
 
 try {

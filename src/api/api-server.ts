@@ -109,6 +109,8 @@ export async function buildApiServer(deps: ApiDeps, opts: ApiServerOptions): Pro
     bodyLimit: 1024 * 1024,
   });
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+  // Raw bytes (file pushes): a Buffer as the body; each such route sets its own size cap (`rawBody.maxBytes`).
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   const sessions = new WebSessions();
   let openapi: OpenApiDocument | undefined;
@@ -155,6 +157,12 @@ export async function buildApiServer(deps: ApiDeps, opts: ApiServerOptions): Pro
     if (isStrataError(err)) {
       return reply.code(statusOf(err.code)).send({ error: { code: err.code, message: errorMessage(err) } });
     }
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      const limit = req.routeOptions.bodyLimit;
+      return reply
+        .code(413)
+        .send({ error: { code: 'INVALID_ARGUMENT', message: `request body too large: at most ${limit} bytes` } });
+    }
     if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.code(err.statusCode).send({ error: { code: 'INVALID_ARGUMENT', message: errorMessage(err) } });
     }
@@ -186,6 +194,7 @@ export async function buildApiServer(deps: ApiDeps, opts: ApiServerOptions): Pro
       logLevel: 'warn',
       handler: r.handler,
       ...(ws ? { wsHandler: (socket, req) => ws.handler(socket, req) } : {}),
+      ...(r.rawBody ? { bodyLimit: r.rawBody.maxBytes } : {}),
     });
   }
   opts.webUi?.register(app);

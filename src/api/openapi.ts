@@ -85,6 +85,13 @@ export function buildOpenApi(routes: readonly ApiRoute[], version: string): Open
     if (r.body) {
       op.requestBody = { required: true, content: { 'application/json': { schema: hoist(plain(r.body), schemas) } } };
     }
+    if (r.rawBody) {
+      op.requestBody = {
+        required: true,
+        description: `${r.rawBody.description} (at most ${r.rawBody.maxBytes} bytes)`,
+        content: { [r.rawBody.contentType]: { schema: { type: 'string', contentMediaType: r.rawBody.contentType } } },
+      };
+    }
     if (r.websocket) op['x-websocket'] = true;
     paths[path] ??= {};
     paths[path][r.method.toLowerCase()] = op;

@@ -8,6 +8,13 @@ export interface TextResponse {
   description: string;
 }
 
+/** A request body of raw bytes (not JSON): its media type, its size cap, what it is. */
+export interface RawBodySpec {
+  contentType: 'application/octet-stream';
+  maxBytes: number;
+  description: string;
+}
+
 /** What a WebSocket route does once upgraded. */
 export interface WebSocketSpec {
   description: string;
@@ -29,6 +36,8 @@ export interface ApiRoute {
   params?: TSchema;
   querystring?: TSchema;
   body?: TSchema;
+  /** A body of raw bytes (the handler gets a Buffer as `req.body`); exclusive with `body`. */
+  rawBody?: RawBodySpec;
   /** Status code to a JSON schema, or a text response. */
   responses: Record<number, TSchema | TextResponse>;
   /** Present when the route upgrades to a WebSocket (the plain GET `handler` still answers without upgrade). */

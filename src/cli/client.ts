@@ -49,7 +49,10 @@ export class DaemonClient {
     return this.target.socketPath ?? this.target.baseUrl;
   }
 
-  /** Sends one request; resolves with the parsed JSON (or text) answer of any status. */
+  /**
+   * Sends one request; resolves with the parsed JSON (or text) answer of any status. A Uint8Array body goes as raw
+   * bytes (`application/octet-stream`), and a raw-bytes answer comes back as a Buffer.
+   */
   async raw<T = unknown>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<ApiResponse<T>> {
     try {
       return await this.once<T>(method, path, body, signal);
@@ -62,9 +65,11 @@ export class DaemonClient {
 
   private once<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<ApiResponse<T>> {
     const url = new URL(path, this.target.baseUrl);
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const bytes = body instanceof Uint8Array;
+    const payload =
+      body === undefined ? undefined : bytes ? Buffer.from(body as Uint8Array) : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (payload) headers['content-type'] = 'application/json';
+    if (payload) headers['content-type'] = bytes ? 'application/octet-stream' : 'application/json';
     if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
     return new Promise((resolve, reject) => {
       const req = httpRequest(
@@ -82,8 +87,15 @@ export class DaemonClient {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            const isJson = (res.headers['content-type'] ?? '').includes('json');
+            const all = Buffer.concat(chunks);
+            const type = res.headers['content-type'] ?? '';
+            if (type.startsWith('application/octet-stream')) {
+              // Raw bytes (file pulls, console history): a Buffer, which String() still shows as text.
+              resolve({ status: res.statusCode ?? 0, headers: res.headers, body: all as T });
+              return;
+            }
+            const text = all.toString('utf8');
+            const isJson = type.includes('json');
             let parsed: unknown = text;
             if (isJson && text !== '') {
               try {

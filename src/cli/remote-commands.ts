@@ -1,5 +1,6 @@
 import type { CliRegistrar } from './cli-context.js';
 import { registerConsoleCommand } from './commands/console-command.js';
+import { registerFileCommands } from './commands/file-commands.js';
 import { registerInstanceCommands } from './commands/instance-commands.js';
 import { registerMonitorCommand } from './commands/monitor-command.js';
 import { registerOperationCommands } from './commands/operation-commands.js';
@@ -8,6 +9,7 @@ import { registerOperationCommands } from './commands/operation-commands.js';
 export const REMOTE_REGISTRARS: readonly CliRegistrar[] = [
   registerInstanceCommands,
   registerConsoleCommand,
+  registerFileCommands,
   registerOperationCommands,
   registerMonitorCommand,
 ];

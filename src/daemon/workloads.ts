@@ -23,6 +23,7 @@ import type {
   WorkloadCreateSpec,
   WorkloadEvent,
   WorkloadExecResult,
+  WorkloadLimitsPatch,
   WorkloadUsage,
   WorkloadView,
 } from '../services/instances/instance-deps.js';
@@ -41,6 +42,16 @@ async function exists(probe: () => Promise<unknown>): Promise<boolean> {
     if (isNotFound(err)) return false;
     throw err;
   }
+}
+
+/** `NAME=value` strings as an object. */
+function envObject(env: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of env) {
+    const i = e.indexOf('=');
+    if (i > 0) out[e.slice(0, i)] = e.slice(i + 1);
+  }
+  return out;
 }
 
 function containerView(c: ContainerInfo): WorkloadView {
@@ -67,6 +78,7 @@ function containerView(c: ContainerInfo): WorkloadView {
       cpuWeight: c.limits.cpuWeight ?? null,
       cpuQuotaPercent: c.limits.cpuQuotaPercent ?? null,
       oomKills: c.oomKills,
+      env: envObject(c.env),
     },
   };
 }
@@ -196,6 +208,7 @@ export class ContainerWorkloads implements WorkloadBackend {
       },
       ...(spec.hostname !== undefined ? { hostname: spec.hostname } : {}),
       ...(spec.command !== undefined ? { command: spec.command } : {}),
+      ...(spec.env !== undefined ? { env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`) } : {}),
       limits: {
         ...(spec.memoryBytes !== undefined ? { memoryBytes: spec.memoryBytes } : {}),
         ...(spec.cpuWeight !== undefined ? { cpuWeight: spec.cpuWeight } : {}),
@@ -255,6 +268,29 @@ export class ContainerWorkloads implements WorkloadBackend {
   async exec(name: string, command: readonly string[], stdin: Uint8Array | undefined): Promise<WorkloadExecResult> {
     const r = await this.containers.exec(name, command, { stdin });
     return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Writes a file into the container's layer, resolved inside its root file system. */
+  writeFile(name: string, path: string, bytes: Uint8Array): Promise<void> {
+    return this.containers.writeFile(name, path, bytes);
+  }
+
+  /** Reads a file of the container, resolved inside its root file system. */
+  readFile(name: string, path: string): Promise<Uint8Array> {
+    return this.containers.readFile(name, path);
+  }
+
+  /** New memory, CPU and pids limits: the record, and the cgroups at once when it runs (`runc update`). */
+  async updateLimits(name: string, patch: WorkloadLimitsPatch): Promise<void> {
+    if (patch.cpuTimeLimitMs !== undefined) {
+      throw new StrataError('INVALID_ARGUMENT', 'invalid cpuTimeLimitMs: a container has no CPU time budget');
+    }
+    await this.containers.updateLimits(name, {
+      ...(patch.memoryBytes !== undefined ? { memoryBytes: patch.memoryBytes } : {}),
+      ...(patch.cpuWeight !== undefined ? { cpuWeight: patch.cpuWeight } : {}),
+      ...(patch.cpuQuotaPercent !== undefined ? { cpuQuotaPercent: patch.cpuQuotaPercent } : {}),
+      ...(patch.pidsLimit !== undefined ? { pids: patch.pidsLimit } : {}),
+    });
   }
 
   /** The container's console: its init's output, and its stdin. */
@@ -372,6 +408,8 @@ function sandboxView(s: SandboxInfo): WorkloadView {
       cpuTimeLimitMs: s.limits.cpuTimeMs,
       memoryLimitBytes: s.limits.memoryBytes,
       lastEnd: last?.reason ?? null,
+      args: s.args,
+      env: s.env,
     },
   };
 }
@@ -441,6 +479,9 @@ export class SandboxWorkloads implements WorkloadBackend {
         ...(spec.memoryBytes !== undefined ? { memoryBytes: spec.memoryBytes } : {}),
         ...(spec.cpuTimeLimitMs !== undefined ? { cpuTimeMs: spec.cpuTimeLimitMs } : {}),
       },
+      ...(spec.args !== undefined ? { args: spec.args } : {}),
+      ...(spec.env !== undefined ? { env: spec.env } : {}),
+      ...(spec.files !== undefined ? { files: spec.files } : {}),
     });
     this.labels.set(spec.name, basename(spec.image));
   }
@@ -475,6 +516,30 @@ export class SandboxWorkloads implements WorkloadBackend {
   async delete(name: string): Promise<void> {
     await this.sandboxes.delete(name);
     this.labels.delete(name);
+  }
+
+  /** Puts a file into the sandbox's folder (no links, never outside it). */
+  writeFile(name: string, path: string, bytes: Uint8Array): Promise<void> {
+    return this.sandboxes.writeFile(name, path, bytes);
+  }
+
+  /** Reads a file of the sandbox's folder. */
+  readFile(name: string, path: string): Promise<Uint8Array> {
+    return this.sandboxes.readFile(name, path);
+  }
+
+  /** A new memory cap or CPU time budget, from the next run; weights, quotas and pids are refused. */
+  async updateLimits(name: string, patch: WorkloadLimitsPatch): Promise<void> {
+    if (patch.cpuWeight !== undefined || patch.cpuQuotaPercent !== undefined || patch.pidsLimit !== undefined) {
+      throw new StrataError(
+        'INVALID_ARGUMENT',
+        'invalid limits: a sandbox has a memory cap and a CPU time limit, not a weight, quota or pids limit',
+      );
+    }
+    await this.sandboxes.updateLimits(name, {
+      ...(patch.memoryBytes !== undefined ? { memoryBytes: patch.memoryBytes } : {}),
+      ...(patch.cpuTimeLimitMs !== undefined ? { cpuTimeMs: patch.cpuTimeLimitMs } : {}),
+    });
   }
 
   /** Refused: a sandbox runs one module, with its stdin on the console. */

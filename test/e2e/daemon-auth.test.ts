@@ -45,6 +45,7 @@ test('every route refuses a request over TCP without the token, or with a wrong 
     '/1.0/storage-pools',
     '/1.0/storage-pools/x1/volumes/x1',
     '/1.0/instances/x1/exec',
+    '/1.0/instances/x1/files',
   ]) {
     assert.ok(
       routes.some((r) => r.path === p),

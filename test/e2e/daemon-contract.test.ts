@@ -8,6 +8,7 @@ import type { Operation } from '../../src/api/schema/index.js';
 import { type ApiResponse, DaemonClient } from '../../src/cli/client.js';
 import { PoolRegistry } from '../../src/services/storage/pools/pool-registry.js';
 import { startTestDaemon, tempHome, writeFakeImage } from '../helpers/daemon-harness.js';
+import { helloModule } from '../helpers/wasi-modules.js';
 
 interface MediaType {
   schema: unknown;
@@ -46,7 +47,7 @@ async function api<T = unknown>(
 ): Promise<ApiResponse<T>> {
   const op = doc.paths[template]?.[method.toLowerCase()];
   assert.ok(op, `${method} ${template} is in the OpenAPI document`);
-  if (body !== undefined && op.requestBody) {
+  if (body !== undefined && op.requestBody && !(body instanceof Uint8Array)) {
     const schema = op.requestBody.content['application/json']?.schema;
     const v = validatorFor(`req ${method} ${template}`, schema);
     void v(body);
@@ -154,6 +155,18 @@ test('every route answers as the document says (requests and responses validated
     404,
   );
 
+  // Files are for containers and sandboxes: a VM answers 400 for both directions.
+  const vmPush = await api<ErrorReply>(
+    'PUT',
+    '/1.0/instances/{name}/files',
+    '/1.0/instances/c1/files?path=etc/motd',
+    new Uint8Array([1]),
+  );
+  assert.equal(vmPush.status, 400);
+  assert.match(vmPush.body.error.message, /not supported for a vm/);
+  assert.equal((await api('GET', '/1.0/instances/{name}/files', '/1.0/instances/c1/files?path=etc/motd')).status, 400);
+  await exerciseSandboxFiles();
+
   for (const action of ['pause', 'resume', 'stop', 'start', 'restart']) {
     const r = await api<Operation>('PUT', '/1.0/instances/{name}/state', '/1.0/instances/c1/state', { action });
     assert.equal(r.status, 202, action);
@@ -219,6 +232,77 @@ test('every route answers as the document says (requests and responses validated
 });
 
 type ErrorReply = { error: { message: string } };
+
+/** A sandbox with arguments, environment and files; pushes, pulls, refused escapes, a limits change. */
+async function exerciseSandboxFiles(): Promise<void> {
+  const made = await api<Operation>('POST', '/1.0/instances', '/1.0/instances', {
+    name: 'sbf',
+    image: 'hello.wasm',
+    type: 'sandbox',
+    module: Buffer.from(helloModule('hi\n')).toString('base64'),
+    args: ['one', 'two words'],
+    env: { GREETING: 'hello' },
+    files: [{ path: 'data/seed.txt', content: Buffer.from('seed').toString('base64') }],
+  });
+  assert.equal(made.status, 202);
+  assert.equal((await waitOp(made.body)).status, 'success');
+  const shown = await api<{ sandbox: { args: string[]; env: Record<string, string> } }>(
+    'GET',
+    '/1.0/instances/{name}',
+    '/1.0/instances/sbf',
+  );
+  assert.deepEqual(shown.body.sandbox.args, ['one', 'two words']);
+  assert.deepEqual(shown.body.sandbox.env, { GREETING: 'hello' });
+  const bytes = new Uint8Array([0, 1, 2, 255, 10]);
+  const pushed = await api<{ path: string; sizeBytes: number }>(
+    'PUT',
+    '/1.0/instances/{name}/files',
+    '/1.0/instances/sbf/files?path=data/blob.bin',
+    bytes,
+  );
+  assert.equal(pushed.status, 200);
+  assert.deepEqual(pushed.body, { path: 'data/blob.bin', sizeBytes: 5 });
+  const pulled = await api<Buffer>('GET', '/1.0/instances/{name}/files', '/1.0/instances/sbf/files?path=data/blob.bin');
+  assert.equal(pulled.status, 200);
+  assert.deepEqual(new Uint8Array(pulled.body), bytes);
+  const seed = await api<Buffer>('GET', '/1.0/instances/{name}/files', '/1.0/instances/sbf/files?path=data/seed.txt');
+  assert.equal(String(seed.body), 'seed', 'the launch files are in the folder');
+  for (const bad of ['../x', '/etc/passwd', 'a//b']) {
+    const r = await api<ErrorReply>(
+      'PUT',
+      '/1.0/instances/{name}/files',
+      `/1.0/instances/sbf/files?path=${encodeURIComponent(bad)}`,
+      bytes,
+    );
+    assert.equal(r.status, 400, bad);
+    assert.match(r.body.error.message, /^invalid path '/);
+  }
+  assert.equal((await api('GET', '/1.0/instances/{name}/files', '/1.0/instances/sbf/files?path=nope.txt')).status, 404);
+  assert.equal((await api('GET', '/1.0/instances/{name}/files', '/1.0/instances/nope/files?path=x.txt')).status, 404);
+  const big = await api<ErrorReply>(
+    'PUT',
+    '/1.0/instances/{name}/files',
+    '/1.0/instances/sbf/files?path=big.bin',
+    new Uint8Array(16 * 1024 * 1024 + 1),
+  );
+  assert.equal(big.status, 413);
+  assert.match(big.body.error.message, /too large: at most 16777216 bytes/);
+  const patched = await api<{ sandbox: { cpuTimeLimitMs: number } }>(
+    'PATCH',
+    '/1.0/instances/{name}',
+    '/1.0/instances/sbf',
+    { cpuTimeLimitMs: 1500 },
+  );
+  assert.equal(patched.status, 200);
+  assert.equal(patched.body.sandbox.cpuTimeLimitMs, 1500);
+  const refused = await api<ErrorReply>('PATCH', '/1.0/instances/{name}', '/1.0/instances/sbf', {
+    limits: { cpuWeight: 5 },
+  });
+  assert.equal(refused.status, 400);
+  assert.match(refused.body.error.message, /^invalid limits\.cpuWeight: a sandbox has a CPU time limit/);
+  const del = await api<Operation>('DELETE', '/1.0/instances/{name}', '/1.0/instances/sbf?force=true');
+  assert.equal((await waitOp(del.body)).status, 'success');
+}
 
 /** Networks: list, create (with bad input naming its field), show, refused delete while an instance uses it. */
 async function exerciseNetworks(): Promise<void> {

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { WebSocket } from 'ws';
-import type { Operation } from '../../src/api/schema/index.js';
+import type { Instance, Operation } from '../../src/api/schema/index.js';
 import { DaemonClient } from '../../src/cli/client.js';
 import { mountPoints } from '../../src/services/containers/host-checks.js';
 import { startTestDaemon, tempHome } from '../helpers/daemon-harness.js';
@@ -168,9 +168,15 @@ test('a busybox container through the daemon: launch, exec, stop/start keeps its
   await until('console output', () => con.text().includes('console-42'));
   con.ws.close();
 
-  // A VM-only change is refused naming the type.
-  const limits = await client.raw('PATCH', `/1.0/instances/${name}`, { limits: { cpuWeight: 10 } });
-  assert.equal(limits.status, 409);
+  // A container's CPU weight changes at once; a VM-only limit is refused naming the field and the type.
+  const limits = await client.raw<Instance>('PATCH', `/1.0/instances/${name}`, { limits: { cpuWeight: 10 } });
+  assert.equal(limits.status, 200);
+  assert.equal(limits.body.container?.cpuWeight, 10);
+  const vmOnly = await client.raw<{ error: { message: string } }>('PATCH', `/1.0/instances/${name}`, {
+    limits: { diskIops: 10 },
+  });
+  assert.equal(vmOnly.status, 400);
+  assert.match(vmOnly.body.error.message, /^invalid limits\.diskIops: a container has no disk or NIC rate limit/);
 
   const imageInUse = await client.raw('DELETE', '/1.0/images/busybox-container');
   assert.equal(imageInUse.status, 409, 'the image of a container is not removed under it');

@@ -220,3 +220,45 @@ export function trapModule(): Uint8Array {
   b.exportFunc('_start', b.func([], [], [], [...op.unreachable]));
   return b.build();
 }
+
+/**
+ * Prints its arguments and its environment as WASI hands them over: the argv buffer (each argument ends in a NUL
+ * byte, argv[0] first), a `|`, then the environ buffer (`NAME=value` each ending in NUL); exits 0. A WASI call that
+ * fails exits with its errno.
+ */
+export function argsEnvModule(): Uint8Array {
+  const { b, f } = base();
+  const argsSizes = b.importFunc(W, 'args_sizes_get', [I32, I32], [I32]);
+  const argsGet = b.importFunc(W, 'args_get', [I32, I32], [I32]);
+  const envSizes = b.importFunc(W, 'environ_sizes_get', [I32, I32], [I32]);
+  const envGet = b.importFunc(W, 'environ_get', [I32, I32], [I32]);
+  const COUNT = 16;
+  const SIZE = 20;
+  const PTRS = 2048;
+  const DATA = 8192;
+  b.data(TEXT, '|');
+  /** errno = fn(a, b); exit with it unless 0. */
+  const checked = (fn: number, a: number, c: number) => [
+    ...op.i32Const(a),
+    ...op.i32Const(c),
+    ...op.call(fn),
+    ...op.localTee(0),
+    ...op.if,
+    ...op.localGet(0),
+    ...op.call(f.procExit),
+    ...op.end,
+  ];
+  const body = [
+    ...checked(argsSizes, COUNT, SIZE),
+    ...checked(argsGet, PTRS, DATA),
+    ...write(f, 1, op.i32Const(DATA), [...op.i32Const(SIZE), ...op.i32Load(0)]),
+    ...write(f, 1, op.i32Const(TEXT), op.i32Const(1)),
+    ...checked(envSizes, COUNT, SIZE),
+    ...checked(envGet, PTRS, DATA),
+    ...write(f, 1, op.i32Const(DATA), [...op.i32Const(SIZE), ...op.i32Load(0)]),
+    ...op.i32Const(0),
+    ...op.call(f.procExit),
+  ];
+  b.exportFunc('_start', b.func([], [], [I32], body));
+  return b.build();
+}

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { errorMessage, StrataError } from '../../base/errors.js';
+import { MAX_INSTANCE_FILE_BYTES } from '../../base/instance-path.js';
 import type { LifecycleAction } from '../../services/instances/instance-manager.js';
 import type { ApiDeps } from '../api-deps.js';
 import { instanceDisks, instanceNics, LeaseLookup } from '../instance-devices.js';
@@ -14,6 +15,8 @@ import {
   type ExecRequest,
   ExecRequest as ExecRequestSchema,
   ExecResult,
+  FileQuery,
+  FileWritten,
   Instance,
   InstanceState,
   type PatchInstance,
@@ -87,16 +90,13 @@ export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
       method: 'PATCH',
       url: '/1.0/instances/:name',
       operationId: 'patchInstance',
-      summary: 'Change resource limits (applied at once to a running instance)',
+      summary:
+        'Change resource limits: a VM or a running container gets them at once (a container through its cgroups), a sandbox from its next run',
       tag: 'instances',
       params: NameParams,
       body: PatchInstanceSchema,
       responses: { 200: Instance, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
-      handler: async (req) => {
-        const name = (req as Named).params.name;
-        await refuseForWorkload(name, 'limits changes');
-        return { ...(await im.updateLimits(name, (req.body as PatchInstance).limits)), type: 'vm' };
-      },
+      handler: async (req) => im.patchAny((req as Named).params.name, req.body as PatchInstance),
     },
     {
       method: 'DELETE',
@@ -210,6 +210,53 @@ export function instanceRoutes(deps: ApiDeps): ApiRoute[] {
           stdout: Buffer.from(r.stdout).toString('base64'),
           stderr: Buffer.from(r.stderr).toString('base64'),
         };
+      },
+    },
+    {
+      method: 'PUT',
+      url: '/1.0/instances/:name/files',
+      operationId: 'pushInstanceFile',
+      summary:
+        "Put a file into a sandbox's folder or a container's layer, at a path relative to its root (never outside it); not for VMs",
+      tag: 'instances',
+      params: NameParams,
+      querystring: FileQuery,
+      rawBody: {
+        contentType: 'application/octet-stream',
+        maxBytes: MAX_INSTANCE_FILE_BYTES,
+        description: 'the file content',
+      },
+      responses: { 200: FileWritten, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody },
+      handler: async (req) => {
+        const name = (req as Named).params.name;
+        const { path } = req.query as { path: string };
+        const body = req.body;
+        if (!Buffer.isBuffer(body)) {
+          throw new StrataError('INVALID_ARGUMENT', 'invalid body: send the file as application/octet-stream');
+        }
+        await im.writeFile(name, path, new Uint8Array(body.buffer, body.byteOffset, body.length));
+        return { path, sizeBytes: body.length };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/1.0/instances/:name/files',
+      operationId: 'pullInstanceFile',
+      summary: "Read a file of a sandbox's folder or a container, at a path relative to its root; not for VMs",
+      tag: 'instances',
+      params: NameParams,
+      querystring: FileQuery,
+      responses: {
+        200: { contentType: 'application/octet-stream', description: 'the file content' },
+        400: ErrorBody,
+        404: ErrorBody,
+        409: ErrorBody,
+      },
+      handler: async (req, reply) => {
+        const name = (req as Named).params.name;
+        const { path } = req.query as { path: string };
+        const bytes = await im.readFile(name, path);
+        return reply.type('application/octet-stream').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
       },
     },
     {

@@ -22,6 +22,84 @@ export type Limits = Static<typeof Limits>;
 /** The kinds of instance. */
 export const InstanceType = Type.Union([Type.Literal('vm'), Type.Literal('container'), Type.Literal('sandbox')]);
 
+// ---- Containers and sandboxes: arguments, environment, files, limits changes (kept apart from the fields above) ----
+
+/** Environment variables of a sandbox module or a container's processes. */
+const EnvVars = Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 65_536 }), {
+  description: 'NAME: value; names [A-Za-z_][A-Za-z0-9_]*, no NUL bytes, 256 variables and 64 KiB at most',
+});
+
+/** Fields of the settings of a sandbox added for its arguments and environment. */
+const SandboxArgsEnvFields = {
+  args: Type.Array(Type.String(), { description: 'argv[1..] of the module (argv[0] is the instance name)' }),
+  env: EnvVars,
+};
+
+/** Fields of the settings of a container added for its environment. */
+const ContainerEnvFields = { env: EnvVars };
+
+/** Create request fields for a sandbox's arguments and files and a workload's environment. */
+const WorkloadLaunchFields = {
+  args: Type.Optional(
+    Type.Array(Type.String({ maxLength: 4096 }), {
+      maxItems: 256,
+      description: 'sandboxes: argv[1..] of the module; no NUL bytes, 64 KiB at most',
+    }),
+  ),
+  env: Type.Optional(EnvVars),
+  files: Type.Optional(
+    Type.Array(
+      Type.Object(
+        {
+          path: Type.String({ minLength: 1, maxLength: 4096, description: 'relative to the sandbox folder' }),
+          content: Type.String({ description: 'base64' }),
+        },
+        { additionalProperties: false },
+      ),
+      {
+        maxItems: 1024,
+        description: 'sandboxes: files put into its folder before the first start (640 KiB in all)',
+      },
+    ),
+  ),
+};
+
+/** GET and PUT /1.0/instances/{name}/files: which file. */
+export const FileQuery = Type.Object(
+  {
+    path: Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description:
+        "relative to the instance's root (a sandbox's folder, a container's /): no '..', not absolute; links never lead out",
+    }),
+  },
+  { additionalProperties: false },
+);
+
+/** What a file push answers. */
+export const FileWritten = Type.Object(
+  { path: Type.String(), sizeBytes: Type.Integer({ minimum: 0 }) },
+  { $id: 'FileWritten', additionalProperties: false },
+);
+/** What a file push answers. */
+export type FileWritten = Static<typeof FileWritten>;
+
+/** PATCH fields for containers and sandboxes, beside `limits`. */
+const WorkloadPatchFields = {
+  memory: Type.Optional(
+    Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1, maxLength: 32 })], {
+      description: 'containers: memory cap (applied at once); sandboxes: linear memory cap (from the next run)',
+    }),
+  ),
+  pidsLimit: Type.Optional(Type.Integer({ description: 'containers: most processes and threads (applied at once)' })),
+  cpuTimeLimitMs: Type.Optional(
+    Type.Integer({ description: 'sandboxes: CPU time budget of one run in ms (from the next run)' }),
+  ),
+};
+
+// ---- end of the container and sandbox additions ----
+
 /** What a container was created with (hostname, init, limits) and how often the OOM killer hit it. */
 export const ContainerSettings = Type.Object(
   {
@@ -32,6 +110,7 @@ export const ContainerSettings = Type.Object(
     cpuWeight: Type.Union([Type.Integer(), Type.Null()], { description: 'null: the default (100)' }),
     cpuQuotaPercent: Type.Union([Type.Integer(), Type.Null()], { description: 'null: no cap' }),
     oomKills: Type.Integer({ minimum: 0, description: 'OOM kills over all runs' }),
+    ...ContainerEnvFields,
   },
   { additionalProperties: false },
 );
@@ -45,6 +124,7 @@ export const SandboxSettings = Type.Object(
       [...['exit', 'trap', 'cpu-limit', 'memory-limit', 'stopped', 'error'].map((s) => Type.Literal(s)), Type.Null()],
       { description: 'how the last run ended; null before the first end' },
     ),
+    ...SandboxArgsEnvFields,
   },
   { additionalProperties: false },
 );
@@ -116,6 +196,7 @@ export const CreateInstance = Type.Object(
     cpuTimeLimitMs: Type.Optional(
       Type.Integer({ description: 'sandboxes: CPU time budget of one run in ms (default 10000)' }),
     ),
+    ...WorkloadLaunchFields,
   },
   { $id: 'CreateInstance', additionalProperties: false },
 );
@@ -135,7 +216,7 @@ export type StateChange = Static<typeof StateChange>;
 
 /** PATCH /1.0/instances/{name}. */
 export const PatchInstance = Type.Object(
-  { limits: Type.Partial(Limits) },
+  { limits: Type.Optional(Type.Partial(Limits)), ...WorkloadPatchFields },
   { $id: 'PatchInstance', additionalProperties: false },
 );
 /** A patch request. */

@@ -1,7 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { CreateInstance, ExecResult, Instance, InstanceState, Limits, Operation } from '../../api/schema/index.js';
+import type {
+  CreateInstance,
+  ExecResult,
+  Instance,
+  InstanceState,
+  Limits,
+  Operation,
+  PatchInstance,
+} from '../../api/schema/index.js';
 import { StrataError } from '../../base/errors.js';
+import { MAX_LAUNCH_FILES_BYTES } from '../../base/instance-path.js';
 import { renderTable } from '../../base/table.js';
 import { formatBytes, parseSizeBytes } from '../../base/units.js';
 import {
@@ -13,6 +22,7 @@ import {
   formatOption,
 } from '../cli-context.js';
 import { type OutputFormat, printData } from '../output.js';
+import { readLocalFolder } from './file-commands.js';
 
 /** Flags that set resource limits (launch and limits). */
 interface LimitFlags {
@@ -58,6 +68,8 @@ interface LaunchOptions extends LimitFlags {
   pidsLimit?: string;
   command?: string;
   cpuTimeLimit?: string;
+  env?: string[];
+  dir?: string;
 }
 
 /** Launch flags that only one instance type takes. */
@@ -66,7 +78,23 @@ const TYPE_ONLY_FLAGS: readonly [keyof LaunchOptions, string, 'container' | 'san
   ['pidsLimit', '--pids-limit', 'container'],
   ['command', '--command', 'container'],
   ['cpuTimeLimit', '--cpu-time-limit', 'sandbox'],
+  ['dir', '--dir', 'sandbox'],
 ];
+
+/** `--env NAME=value` (repeatable) as an object; the daemon checks names and sizes. */
+export function envFromFlags(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new StrataError('INVALID_ARGUMENT', `invalid --env '${p}': give NAME=value`);
+    out[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return out;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
 
 function wholeNumber(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
@@ -97,7 +125,9 @@ export const registerInstanceCommands: CliRegistrar = (program: Command, ctx: Cl
       .option('--pids-limit <n>', 'container: most processes and threads')
       .option('--command <command>', "container: the init process, run by /bin/sh -c (default the image's shell)")
       .option('--cpu-time-limit <ms>', 'sandbox: CPU time budget of one run in ms (default 10000)')
-      .argument('[command...]', 'container: the init process and its arguments, after --')
+      .option('--env <NAME=value>', 'container or sandbox: an environment variable (repeatable)', collect)
+      .option('--dir <folder>', "sandbox: copy this local folder's files into its folder before it starts")
+      .argument('[command...]', "after --: a container's init process and its arguments; a sandbox module's arguments")
       .option('-q, --quiet', 'no progress line'),
   ).action(async (image: string, name: string, argv: string[], opts: LaunchOptions) => {
     const client = clientFor(ctx);
@@ -112,11 +142,15 @@ export const registerInstanceCommands: CliRegistrar = (program: Command, ctx: Cl
         throw new StrataError('INVALID_ARGUMENT', `${flag} is for a ${owner} (--type ${owner}), not a ${type}`);
       }
     }
-    if (argv.length > 0 && type !== 'container') {
+    if (argv.length > 0 && type === 'vm') {
       throw new StrataError(
         'INVALID_ARGUMENT',
-        `a command after -- is for a container (--type container), not a ${type}`,
+        'arguments after -- are for a container (its init) or a sandbox (its module), not a vm',
       );
+    }
+    if (opts.env !== undefined) {
+      if (type === 'vm') throw new StrataError('INVALID_ARGUMENT', '--env is for a container or a sandbox, not a vm');
+      body.env = envFromFlags(opts.env);
     }
     if (argv.length > 0 && opts.command !== undefined) {
       throw new StrataError('INVALID_ARGUMENT', 'give the command either after -- or with --command, not both');
@@ -126,8 +160,15 @@ export const registerInstanceCommands: CliRegistrar = (program: Command, ctx: Cl
     if (pids !== undefined) body.pidsLimit = pids;
     const cpuTime = wholeNumber(opts.cpuTimeLimit, '--cpu-time-limit');
     if (cpuTime !== undefined) body.cpuTimeLimitMs = cpuTime;
-    if (argv.length > 0) body.command = argv;
+    if (argv.length > 0) {
+      if (type === 'sandbox') body.args = argv;
+      else body.command = argv;
+    }
     if (opts.command !== undefined) body.command = ['/bin/sh', '-c', opts.command];
+    if (opts.dir !== undefined) {
+      const files = await readLocalFolder(opts.dir, MAX_LAUNCH_FILES_BYTES);
+      body.files = files.map((f) => ({ path: f.path, content: f.content.toString('base64') }));
+    }
     if (opts.type === 'sandbox') {
       const bytes = await readFile(image).catch((err: NodeJS.ErrnoException) => {
         throw new StrataError(err.code === 'ENOENT' ? 'NOT_FOUND' : 'IO', `cannot read ${image}: ${err.message}`);
@@ -165,18 +206,28 @@ export const registerInstanceCommands: CliRegistrar = (program: Command, ctx: Cl
   limitOptions(
     program
       .command('limits')
-      .description('change resource limits; a running instance gets them at once')
-      .argument('<name>', 'instance name'),
-  ).action(async (name: string, opts: LimitFlags) => {
+      .description('change resource limits: a VM or a running container gets them at once, a sandbox from its next run')
+      .argument('<name>', 'instance name')
+      .option('--memory <size>', 'container: memory cap (e.g. 64M); sandbox: linear memory cap')
+      .option('--pids-limit <n>', 'container: most processes and threads')
+      .option('--cpu-time-limit <ms>', 'sandbox: CPU time budget of one run in ms'),
+  ).action(async (name: string, opts: LimitFlags & { memory?: string; pidsLimit?: string; cpuTimeLimit?: string }) => {
     const limits = limitsFromFlags(opts);
-    if (Object.keys(limits).length === 0) {
+    const body: PatchInstance = {};
+    if (Object.keys(limits).length > 0) body.limits = limits;
+    if (opts.memory !== undefined) body.memory = opts.memory;
+    const pids = wholeNumber(opts.pidsLimit, '--pids-limit');
+    if (pids !== undefined) body.pidsLimit = pids;
+    const cpuTime = wholeNumber(opts.cpuTimeLimit, '--cpu-time-limit');
+    if (cpuTime !== undefined) body.cpuTimeLimitMs = cpuTime;
+    if (Object.keys(body).length === 0) {
       throw new StrataError(
         'INVALID_ARGUMENT',
-        'no limit given: use --cpu-weight, --cpu-quota, --disk-iops, --disk-bw or --nic-bw',
+        'no limit given: use --cpu-weight, --cpu-quota, --memory, --pids-limit, --cpu-time-limit, --disk-iops, --disk-bw or --nic-bw',
       );
     }
     const client = clientFor(ctx);
-    await client.call<Instance>('PATCH', path(name), { limits });
+    await client.call<Instance>('PATCH', path(name), body);
     const inst = await client.call<Instance>('GET', path(name));
     const state = await client.call<InstanceState>('GET', `${path(name)}/state`);
     ctx.stdout.write(renderInfo(inst, state));
@@ -311,6 +362,8 @@ function renderWorkloadInfo(inst: Instance, st: InstanceState): string {
     ...(sb?.lastEnd ? [`ended by: ${sb.lastEnd}`] : []),
     `engine:   ${inst.engine}`,
     ...(c ? [`hostname: ${c.hostname}`, `command:  ${c.command.map(shellWord).join(' ')}`] : []),
+    ...(sb ? [`args:     ${sb.args.length > 0 ? sb.args.map(shellWord).join(' ') : '(none)'}`] : []),
+    ...Object.entries(c?.env ?? sb?.env ?? {}).map(([k, v]) => `env:      ${k}=${shellWord(v)}`),
     ...(c ? [`OOM kills: ${u?.oomKills ?? c.oomKills}`] : []),
     `created:  ${inst.createdAt}`,
     '',

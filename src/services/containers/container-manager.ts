@@ -32,7 +32,14 @@ import {
   hasOverlayfs,
   mountPoints,
 } from './host-checks.js';
-import { buildOciSpec, type ContainerLimits, checkContainerLimits, renderOciSpec } from './oci-config.js';
+import {
+  buildOciSpec,
+  type ContainerLimits,
+  checkContainerLimits,
+  limitResources,
+  renderOciSpec,
+} from './oci-config.js';
+import { readFileInRoot, writeFileInRoot } from './rootfs-files.js';
 import { checkContainerId, lastLogError, Runc, runcMissing } from './runc.js';
 
 /** The record format version this code writes. */
@@ -112,6 +119,8 @@ export interface ContainerInfo {
   hostname: string;
   limits: ContainerLimits;
   command: string[];
+  /** Extra environment of its processes (`NAME=value`). */
+  env: string[];
   createdAt: string;
   /** Host pid of the container's init while it runs. */
   pid?: number | undefined;
@@ -417,6 +426,83 @@ export class ContainerManager {
       });
       this.exitListeners.delete(name);
     });
+  }
+
+  /**
+   * Changes a container's limits: the record keeps them for later starts, and a running (or paused) container gets
+   * them at once through `runc update` (its cgroups). Fields left out keep their values; a CPU quota of 0 lifts
+   * the quota. A value the kernel refuses (a memory limit below what the container uses now) fails in one line and
+   * leaves the record as it was.
+   */
+  updateLimits(name: string, patch: ContainerLimits): Promise<ContainerInfo> {
+    return this.serial(name, async () => {
+      const record = await this.loadRecord(name);
+      const given = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as ContainerLimits;
+      const next: ContainerLimits = { ...record.limits, ...given };
+      if (next.cpuQuotaPercent === 0) delete next.cpuQuotaPercent;
+      checkContainerLimits(next);
+      if (this.live.has(name)) {
+        const file = join(this.dir(name), 'limits-update.json');
+        await writeFileChecked(file, JSON.stringify(limitResources(given, { clearQuota: true })));
+        try {
+          await this.runc.update(name, file);
+        } catch (err) {
+          throw new StrataError(
+            err instanceof StrataError && err.code === 'NOT_FOUND' ? 'CONFLICT' : 'INVALID_ARGUMENT',
+            `cannot change the limits of container '${name}': ${errorMessage(err)}`,
+          );
+        } finally {
+          await unlink(file).catch(() => undefined);
+        }
+      }
+      const updated = { ...record, limits: next };
+      await this.saveRecord(updated);
+      return this.infoOf(updated);
+    });
+  }
+
+  /**
+   * Writes a file into the container's own layer, at `path` relative to its root (`etc/motd`), resolved inside the
+   * root (rootfs-files.ts): through the mounted overlay while it runs, so its processes see it at once; a stopped
+   * container's overlay is mounted for the write and unmounted again. Folders on the way are made.
+   */
+  writeFile(name: string, path: string, bytes: Uint8Array): Promise<void> {
+    return this.serial(name, () => this.withRootfs(name, (root) => writeFileInRoot(root, path, bytes)));
+  }
+
+  /** Reads a file of the container (image and layer as the container sees them), at `path` relative to its root. */
+  readFile(name: string, path: string): Promise<Buffer> {
+    return this.serial(name, () => this.withRootfs(name, (root) => readFileInRoot(root, path)));
+  }
+
+  /** Runs `fn` on the container's merged root: the running overlay, or one mounted for the call while stopped. */
+  private async withRootfs<T>(name: string, fn: (root: string) => Promise<T>): Promise<T> {
+    const record = await this.loadRecord(name);
+    const rootfs = join(this.dir(name), 'bundle', 'rootfs');
+    if (this.live.has(name)) return fn(rootfs);
+    await this.checkHost();
+    await this.unmountRootfs(name);
+    await this.mountOverlay(record);
+    try {
+      return await fn(rootfs);
+    } finally {
+      await this.unmountRootfs(name);
+    }
+  }
+
+  /** Mounts the container's overlay (image below, layer above) at `bundle/rootfs`. */
+  private async mountOverlay(record: ContainerRecord): Promise<void> {
+    const dir = this.dir(record.name);
+    const rootfs = join(dir, 'bundle', 'rootfs');
+    await mkdirChecked(rootfs);
+    await runChecked('mount', [
+      '-t',
+      'overlay',
+      'overlay',
+      '-o',
+      `lowerdir=${record.image.rootfsPath},upperdir=${join(dir, 'layer', 'upper')},workdir=${join(dir, 'layer', 'work')}`,
+      rootfs,
+    ]);
   }
 
   /** `info` of one container; NOT_FOUND when there is none. */
@@ -827,6 +913,7 @@ export class ContainerManager {
       hostname: record.hostname,
       limits: record.limits,
       command: record.command,
+      env: record.env,
       createdAt: record.createdAt,
       pid: live?.pid,
       netnsPath: live ? `/proc/${live.pid}/ns/net` : undefined,
@@ -840,7 +927,6 @@ export class ContainerManager {
   private async startLocked(record: ContainerRecord): Promise<void> {
     const name = record.name;
     const dir = this.dir(name);
-    const rootfs = join(dir, 'bundle', 'rootfs');
     // A leftover of a crash (runc state of a dead container, a mount) would make runc refuse the id.
     const stale = await stat(join(this.runc.stateDir, name)).then(
       () => true,
@@ -857,15 +943,7 @@ export class ContainerManager {
       await this.runc.delete(name, true);
     }
     await this.unmountRootfs(name);
-    await mkdirChecked(rootfs);
-    await runChecked('mount', [
-      '-t',
-      'overlay',
-      'overlay',
-      '-o',
-      `lowerdir=${record.image.rootfsPath},upperdir=${join(dir, 'layer', 'upper')},workdir=${join(dir, 'layer', 'work')}`,
-      rootfs,
-    ]);
+    await this.mountOverlay(record);
     const fds: number[] = [];
     let reader: Socket | undefined;
     let writer: Socket | undefined;

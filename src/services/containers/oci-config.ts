@@ -204,6 +204,34 @@ export function cpuWeightToShares(weight: number): number {
 }
 
 /**
+ * The cgroup resources of `limits` (config-linux.md "Control groups"): memory with swap equal to the limit (no swap
+ * beyond it), CPU shares from the weight, the CFS quota over a 100 ms period, pids. With `clearQuota`, a quota of 0
+ * (none) is written as -1, which lifts a quota set earlier (`runc update` of a running container).
+ */
+export function limitResources(
+  limits: ContainerLimits,
+  opts: { clearQuota?: boolean } = {},
+): Omit<OciResources, 'devices'> {
+  const { memoryBytes, cpuWeight, cpuQuotaPercent, pids } = limits;
+  const out: Omit<OciResources, 'devices'> = {};
+  if (memoryBytes !== undefined) out.memory = { limit: memoryBytes, swap: memoryBytes };
+  const quota = cpuQuotaPercent ?? 0;
+  if (cpuWeight !== undefined || quota > 0 || (opts.clearQuota && cpuQuotaPercent !== undefined)) {
+    out.cpu = {};
+    if (cpuWeight !== undefined) out.cpu.shares = cpuWeightToShares(cpuWeight);
+    if (quota > 0) {
+      out.cpu.period = CPU_PERIOD_US;
+      out.cpu.quota = Math.max(1000, Math.round((quota / 100) * CPU_PERIOD_US));
+    } else if (opts.clearQuota && cpuQuotaPercent !== undefined) {
+      out.cpu.period = CPU_PERIOD_US;
+      out.cpu.quota = -1;
+    }
+  }
+  if (pids !== undefined) out.pids = { limit: pids };
+  return out;
+}
+
+/**
  * The `config.json` of a system container. Decisions, with the spec section behind each:
  * - Namespaces pid, mount, uts, ipc and network (config-linux.md "Namespaces"); no user namespace: Strata runs
  *   as root and the rootfs files are owned by real root ids.
@@ -227,18 +255,7 @@ export function buildOciSpec(input: ContainerSpecInput): OciSpec {
   if (!input.cgroupsPath.startsWith('/')) {
     throw new StrataError('INTERNAL', `cgroups path must be absolute: ${input.cgroupsPath}`);
   }
-  const { memoryBytes, cpuWeight, cpuQuotaPercent, pids } = input.limits;
-  const resources: OciResources = { devices: [{ allow: false, access: 'rwm' }] };
-  if (memoryBytes !== undefined) resources.memory = { limit: memoryBytes, swap: memoryBytes };
-  if (cpuWeight !== undefined || (cpuQuotaPercent ?? 0) > 0) {
-    resources.cpu = {};
-    if (cpuWeight !== undefined) resources.cpu.shares = cpuWeightToShares(cpuWeight);
-    if ((cpuQuotaPercent ?? 0) > 0) {
-      resources.cpu.period = CPU_PERIOD_US;
-      resources.cpu.quota = Math.max(1000, Math.round(((cpuQuotaPercent ?? 0) / 100) * CPU_PERIOD_US));
-    }
-  }
-  if (pids !== undefined) resources.pids = { limit: pids };
+  const resources: OciResources = { devices: [{ allow: false, access: 'rwm' }], ...limitResources(input.limits) };
 
   const env = input.env ?? [];
   const caps = [...DEFAULT_CAPS];

@@ -146,6 +146,15 @@ export class Runc {
     }
   }
 
+  /**
+   * `runc update --resources FILE ID`: applies new cgroup limits to a running (or paused) container at once. `file`
+   * holds the OCI `LinuxResources` JSON; fields it leaves out keep their values.
+   */
+  async update(id: string, resourcesFile: string): Promise<void> {
+    checkContainerId(id);
+    await this.call(['update', '--resources', resourcesFile, id], 20_000);
+  }
+
   /** `runc list --format json`: the ids runc knows in this state folder. */
   async list(): Promise<RuncState[]> {
     const out = await this.call(['list', '--format', 'json'], 10_000);

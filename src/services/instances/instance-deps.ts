@@ -88,6 +88,8 @@ export interface WorkloadContainerSettings {
   cpuQuotaPercent: number | null;
   /** OOM kills over all runs. */
   oomKills: number;
+  /** Extra environment of its processes. */
+  env: Record<string, string>;
 }
 
 /** What a sandbox was created with, and how its last run ended. */
@@ -98,6 +100,10 @@ export interface WorkloadSandboxSettings {
   memoryLimitBytes: number;
   /** How the last run ended: exit, trap, cpu-limit, memory-limit, stopped, error; null before the first end. */
   lastEnd: string | null;
+  /** argv[1..] of the module (argv[0] is the name). */
+  args: string[];
+  /** The module's environment. */
+  env: Record<string, string>;
 }
 
 /** Usage of a running container or sandbox, in the fields VMs report where the meaning is the same. */
@@ -165,6 +171,23 @@ export interface WorkloadCreateSpec {
   pidsLimit?: number | undefined;
   /** Sandbox: CPU time budget of one run in ms. */
   cpuTimeLimitMs?: number | undefined;
+  /** Sandbox: argv[1..] of the module. */
+  args?: string[] | undefined;
+  /** Environment of the module (sandbox) or of the container's processes. */
+  env?: Record<string, string> | undefined;
+  /** Sandbox: files put into its folder before the first start (path relative to the folder to bytes). */
+  files?: Record<string, Uint8Array> | undefined;
+}
+
+/** A change of a workload's limits; fields left out keep their values. */
+export interface WorkloadLimitsPatch {
+  memoryBytes?: number | undefined;
+  cpuWeight?: number | undefined;
+  /** 0: no cap. */
+  cpuQuotaPercent?: number | undefined;
+  pidsLimit?: number | undefined;
+  /** Sandboxes: CPU time budget of one run in ms. */
+  cpuTimeLimitMs?: number | undefined;
 }
 
 /** What an exec returns. */
@@ -206,6 +229,15 @@ export interface WorkloadBackend {
   /** Runs a command inside it (containers only; others refuse with CONFLICT). */
   exec(name: string, command: readonly string[], stdin: Uint8Array | undefined): Promise<WorkloadExecResult>;
   openConsole(name: string, listener: (bytes: Uint8Array) => void): Promise<WorkloadConsole>;
+  /**
+   * Writes a file at `path` (relative to its root: a sandbox's folder, a container's root file system), never
+   * outside it; links are refused (sandbox) or resolved inside the root (container).
+   */
+  writeFile(name: string, path: string, bytes: Uint8Array): Promise<void>;
+  /** Reads a file at `path` (relative to its root), with the same rules as `writeFile`. */
+  readFile(name: string, path: string): Promise<Uint8Array>;
+  /** Changes limits (live when it runs); a field it does not have is refused naming it. */
+  updateLimits(name: string, patch: WorkloadLimitsPatch): Promise<void>;
   /** Counters of a running workload; undefined when it is stopped. */
   usage(name: string): Promise<WorkloadUsage | undefined>;
   /**

@@ -3,6 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StrataError } from '../../base/errors.js';
+import { instancePathComponents } from '../../base/instance-path.js';
 import { planAction, type VmAction } from '../../hypervisor/vm-action.js';
 import { exportRawDisk } from './disk-export.js';
 import type {
@@ -24,9 +25,11 @@ import {
   checkInstanceName,
   fieldError,
   instanceTypeOf,
+  type PatchInput,
   validateCreate,
   validateLimits,
   validateWorkloadCreate,
+  validateWorkloadPatch,
 } from './instance-validation.js';
 import type { OperationView } from './operations.js';
 import type { InstanceLimits, InstanceRecord } from './state-store.js';
@@ -204,6 +207,58 @@ export class InstanceManager {
       throw new StrataError('CONFLICT', `exec needs a container: '${name}' is a VM (use its console)`);
     }
     return found.backend.exec(name, input.command, input.stdin);
+  }
+
+  /**
+   * The backend of the container or sandbox `name` for a file push or pull: NOT_FOUND when there is no such
+   * instance, INVALID_ARGUMENT for a VM (its files live on its disk, inside the guest).
+   */
+  private async fileBackend(name: string): Promise<WorkloadBackend> {
+    const found = await this.workloadOf(name);
+    if (found) return found.backend;
+    this.get(name);
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `invalid instance: file push and pull are not supported for a vm ('${name}'): its files are on its disk, inside the guest`,
+    );
+  }
+
+  /** Writes a file into a container's layer or a sandbox's folder, at `path` relative to its root. */
+  async writeFile(name: string, path: string, bytes: Uint8Array): Promise<void> {
+    const backend = await this.fileBackend(name);
+    instancePathComponents(path);
+    await backend.writeFile(name, path, bytes);
+  }
+
+  /** Reads a file of a container or of a sandbox's folder, at `path` relative to its root. */
+  async readFile(name: string, path: string): Promise<Uint8Array> {
+    const backend = await this.fileBackend(name);
+    instancePathComponents(path);
+    return backend.readFile(name, path);
+  }
+
+  /**
+   * Changes the limits of an instance of any type. A VM takes `limits` (rate limits, CPU weight and quota); a
+   * container memory, CPU weight and quota and pids, applied to its cgroups at once when it runs; a sandbox its
+   * memory cap and CPU time budget, from its next run. A field the type does not have is refused naming it.
+   */
+  async patchAny(name: string, input: PatchInput): Promise<InstanceView> {
+    const found = await this.workloadOf(name);
+    if (!found) {
+      for (const field of ['memory', 'pidsLimit', 'cpuTimeLimitMs'] as const) {
+        if (input[field] !== undefined) throw fieldError(field, 'cannot be changed for a vm');
+      }
+      if (!input.limits) throw fieldError('limits', 'nothing to change');
+      return vmView(await this.updateLimits(name, input.limits));
+    }
+    const patch = validateWorkloadPatch(input, found.type);
+    await found.backend.updateLimits(name, patch);
+    this.deps.events.emit('lifecycle', `/1.0/instances/${name}`, {
+      action: 'instance-updated',
+      name,
+      type: found.type,
+    });
+    return workloadView(found.type, await found.backend.info(name));
   }
 
   /** Opens the console of a running instance of any type: the kept history, then live output to `listener`. */

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkHostname, checkInstanceName, validateCreate, validateWorkloadCreate } from './instance-validation.js';
+import {
+  checkHostname,
+  checkInstanceName,
+  validateCreate,
+  validateWorkloadCreate,
+  validateWorkloadPatch,
+} from './instance-validation.js';
 
 test('instance names are DNS labels: no dots, slashes or upper case', () => {
   for (const ok of ['a', 'vm1', 'web-01', 'x'.repeat(63)]) checkInstanceName(ok);
@@ -72,4 +78,78 @@ test('sandbox settings: the CPU time limit is a whole number of ms', () => {
     () => validateWorkloadCreate({ name: 's', image: 'm.wasm', module: 'AA==', cpuTimeLimitMs: 1.5 }, 'sandbox'),
     /invalid cpuTimeLimitMs: '1.5'/,
   );
+});
+
+test('sandbox args, env and files: sizes, NUL bytes, names, paths; refused for the wrong type', () => {
+  const sb = { name: 's', image: 'm.wasm', type: 'sandbox', module: 'AGFzbQ==' };
+  const v = validateWorkloadCreate(
+    { ...sb, args: ['a b', ''], env: { A_1: 'x=y', _B: '' }, files: [{ path: 'd/f.txt', content: 'aGk=' }] },
+    'sandbox',
+  );
+  assert.deepEqual(v.args, ['a b', '']);
+  assert.deepEqual(v.env, { A_1: 'x=y', _B: '' });
+  assert.equal(Buffer.from(v.files?.['d/f.txt'] ?? []).toString(), 'hi');
+  assert.throws(
+    () => validateWorkloadCreate({ ...sb, args: ['a\0b'] }, 'sandbox'),
+    /^StrataError: invalid args: 'a\\0b'/,
+  );
+  assert.throws(
+    () => validateWorkloadCreate({ ...sb, args: ['x'.repeat(70_000)] }, 'sandbox'),
+    /invalid args: 70001 bytes/,
+  );
+  assert.throws(
+    () => validateWorkloadCreate({ ...sb, env: { '1A': 'x' } }, 'sandbox'),
+    /invalid env: '1A' is not a variable name/,
+  );
+  assert.throws(() => validateWorkloadCreate({ ...sb, env: { 'A=B': 'x' } }, 'sandbox'), /invalid env: 'A=B'/);
+  assert.throws(() => validateWorkloadCreate({ ...sb, env: { A: 'x\0' } }, 'sandbox'), /invalid env: the value of A/);
+  for (const path of ['../x', '/etc/passwd', 'a//b']) {
+    assert.throws(
+      () => validateWorkloadCreate({ ...sb, files: [{ path, content: '' }] }, 'sandbox'),
+      /^StrataError: invalid files: invalid path '/,
+      path,
+    );
+  }
+  assert.throws(
+    () =>
+      validateWorkloadCreate(
+        {
+          ...sb,
+          files: [
+            { path: 'a', content: '' },
+            { path: './a', content: '' },
+          ],
+        },
+        'sandbox',
+      ),
+    /'a' is given twice/,
+  );
+  const ct = { name: 'c', image: 'busybox', type: 'container' };
+  assert.throws(() => validateWorkloadCreate({ ...ct, args: ['x'] }, 'container'), /invalid args: only a sandbox/);
+  assert.deepEqual(validateWorkloadCreate({ ...ct, env: { A: 'b' } }, 'container').env, { A: 'b' });
+  assert.throws(() => validateCreate({ name: 'v', image: 'debian', env: { A: 'b' } }), /invalid env: only a container/);
+});
+
+test('limits changes: each type takes its own fields and refuses the others naming them', () => {
+  assert.deepEqual(
+    validateWorkloadPatch({ memory: '32M', limits: { cpuQuotaPercent: 0 }, pidsLimit: 9 }, 'container'),
+    {
+      memoryBytes: 32 * 1024 * 1024,
+      cpuQuotaPercent: 0,
+      pidsLimit: 9,
+    },
+  );
+  assert.deepEqual(validateWorkloadPatch({ cpuTimeLimitMs: 5, memory: '8M' }, 'sandbox'), {
+    cpuTimeLimitMs: 5,
+    memoryBytes: 8 * 1024 * 1024,
+  });
+  assert.throws(
+    () => validateWorkloadPatch({ limits: { cpuWeight: 5 } }, 'sandbox'),
+    /^StrataError: invalid limits\.cpuWeight/,
+  );
+  assert.throws(() => validateWorkloadPatch({ pidsLimit: 5 }, 'sandbox'), /invalid pidsLimit/);
+  assert.throws(() => validateWorkloadPatch({ cpuTimeLimitMs: 5 }, 'container'), /invalid cpuTimeLimitMs/);
+  assert.throws(() => validateWorkloadPatch({ limits: { diskIops: 5 } }, 'container'), /invalid limits\.diskIops/);
+  assert.throws(() => validateWorkloadPatch({ memory: '1M' }, 'container'), /below the minimum of 4M/);
+  assert.throws(() => validateWorkloadPatch({}, 'container'), /nothing to change/);
 });

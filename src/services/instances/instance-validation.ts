@@ -1,4 +1,5 @@
 import { StrataError } from '../../base/errors.js';
+import { instancePathComponents, MAX_LAUNCH_FILES_BYTES } from '../../base/instance-path.js';
 import { parseSizeBytes } from '../../base/units.js';
 import { ENGINE_NAMES, type EngineName } from './engine.js';
 import type { InstanceLimits } from './state-store.js';
@@ -27,6 +28,12 @@ export interface CreateInstanceInput {
   pidsLimit?: number | undefined;
   /** Sandboxes: CPU time budget of one run, in milliseconds. */
   cpuTimeLimitMs?: number | undefined;
+  /** Sandboxes: argv[1..] of the module. */
+  args?: string[] | undefined;
+  /** Sandboxes and containers: environment variables. */
+  env?: Record<string, string> | undefined;
+  /** Sandboxes: files for its folder before the first start. */
+  files?: { path: string; content: string }[] | undefined;
 }
 
 /** A create request after validation. */
@@ -182,6 +189,9 @@ export interface ValidWorkloadCreate {
   command?: string[] | undefined;
   pidsLimit?: number | undefined;
   cpuTimeLimitMs?: number | undefined;
+  args?: string[] | undefined;
+  env?: Record<string, string> | undefined;
+  files?: Record<string, Uint8Array> | undefined;
 }
 
 /** Most processes a container may be limited to (a value above is a typo, not a limit). */
@@ -221,10 +231,13 @@ const TYPE_ONLY_FIELDS = {
   command: 'container',
   pidsLimit: 'container',
   cpuTimeLimitMs: 'sandbox',
+  args: 'sandbox',
+  files: 'sandbox',
 } as const;
 
 /** Refuses container or sandbox settings in a VM create request, naming the field. */
 export function refuseWorkloadFields(input: CreateInstanceInput): void {
+  if (input.env !== undefined) throw fieldError('env', 'only a container or a sandbox takes it, not a vm');
   for (const [field, owner] of Object.entries(TYPE_ONLY_FIELDS)) {
     if (input[field as keyof typeof TYPE_ONLY_FIELDS] !== undefined) {
       throw fieldError(field, `only a ${owner} takes it, not a vm`);
@@ -255,6 +268,9 @@ export function validateWorkloadCreate(input: CreateInstanceInput, type: 'contai
   for (const field of ['engine', 'cpus', 'diskSize'] as const) {
     if (input[field] !== undefined) throw fieldError(field, `not supported for a ${type}`);
   }
+  const args = input.args === undefined ? undefined : checkArgs(input.args);
+  const env = input.env === undefined ? undefined : checkEnv(input.env);
+  const files = input.files === undefined ? undefined : checkFiles(input.files);
   if (input.network != null && type === 'sandbox') {
     throw fieldError('network', 'a sandbox cannot join a network: a WASI module has no network interface');
   }
@@ -299,5 +315,122 @@ export function validateWorkloadCreate(input: CreateInstanceInput, type: 'contai
     command,
     pidsLimit,
     cpuTimeLimitMs,
+    args,
+    env,
+    files,
   };
+}
+
+/** Most arguments a sandbox module takes, and most bytes of arguments and environment together. */
+export const MAX_ARGS = 256;
+export const MAX_ENV_VARS = 256;
+export const MAX_ARGS_ENV_BYTES = 64 * 1024;
+
+/** Checks a module's argv[1..]: at most 256 strings, no NUL bytes, 64 KiB in all. */
+function checkArgs(args: unknown): string[] {
+  if (!Array.isArray(args) || args.length > MAX_ARGS) throw fieldError('args', `give at most ${MAX_ARGS} strings`);
+  let bytes = 0;
+  for (const a of args) {
+    if (typeof a !== 'string' || a.includes('\0')) {
+      throw fieldError('args', `'${String(a).replace(/\0/g, '\\0')}' is not an argument (no NUL bytes)`);
+    }
+    bytes += Buffer.byteLength(a) + 1;
+  }
+  if (bytes > MAX_ARGS_ENV_BYTES) throw fieldError('args', `${bytes} bytes, at most ${MAX_ARGS_ENV_BYTES}`);
+  return [...args] as string[];
+}
+
+/** Checks environment variables: names `[A-Za-z_][A-Za-z0-9_]*`, values without NUL, 256 at most, 64 KiB in all. */
+function checkEnv(env: unknown): Record<string, string> {
+  if (typeof env !== 'object' || env === null || Array.isArray(env)) throw fieldError('env', 'give NAME: value pairs');
+  const entries = Object.entries(env as Record<string, unknown>);
+  if (entries.length > MAX_ENV_VARS) throw fieldError('env', `${entries.length} variables, at most ${MAX_ENV_VARS}`);
+  let bytes = 0;
+  for (const [k, v] of entries) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,255}$/.test(k)) {
+      throw fieldError(
+        'env',
+        `'${k.replace(/\0/g, '\\0')}' is not a variable name (letters, digits, _; not first a digit)`,
+      );
+    }
+    if (typeof v !== 'string' || v.includes('\0'))
+      throw fieldError('env', `the value of ${k} is not text without NUL bytes`);
+    bytes += Buffer.byteLength(k) + Buffer.byteLength(v) + 2;
+  }
+  if (bytes > MAX_ARGS_ENV_BYTES) throw fieldError('env', `${bytes} bytes, at most ${MAX_ARGS_ENV_BYTES}`);
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
+/** Checks the files of a sandbox launch: relative paths inside its folder, each once, base64, 640 KiB in all. */
+function checkFiles(files: unknown): Record<string, Uint8Array> {
+  if (!Array.isArray(files)) throw fieldError('files', 'give a list of {path, content}');
+  const out: Record<string, Uint8Array> = {};
+  let bytes = 0;
+  for (const f of files as { path?: unknown; content?: unknown }[]) {
+    let parts: string[];
+    try {
+      parts = instancePathComponents(f?.path);
+    } catch (err) {
+      throw fieldError('files', (err as Error).message);
+    }
+    const path = parts.join('/');
+    if (path in out) throw fieldError('files', `'${path}' is given twice`);
+    if (typeof f.content !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(f.content)) {
+      throw fieldError('files', `the content of '${path}' is not base64`);
+    }
+    out[path] = new Uint8Array(Buffer.from(f.content, 'base64'));
+    bytes += out[path].length;
+    if (bytes > MAX_LAUNCH_FILES_BYTES) {
+      throw fieldError('files', `more than ${MAX_LAUNCH_FILES_BYTES} bytes in all: push larger files after launch`);
+    }
+  }
+  return out;
+}
+
+/** What PATCH /1.0/instances/{name} asks for. */
+export interface PatchInput {
+  limits?: Partial<InstanceLimits> | undefined;
+  memory?: string | number | undefined;
+  pidsLimit?: number | undefined;
+  cpuTimeLimitMs?: number | undefined;
+}
+
+/**
+ * Checks a limits change of a container or sandbox: a container takes memory, CPU weight and quota, pids; a
+ * sandbox its memory cap and CPU time budget. Any other field is refused naming it and the type.
+ */
+export function validateWorkloadPatch(
+  input: PatchInput,
+  type: 'container' | 'sandbox',
+): { memoryBytes?: number; cpuWeight?: number; cpuQuotaPercent?: number; pidsLimit?: number; cpuTimeLimitMs?: number } {
+  const l = input.limits ?? {};
+  const refuse = (field: string, why: string) => fieldError(field, `${why}: '${type}' instances do not have it`);
+  for (const field of ['diskIops', 'diskBytesPerSec', 'nicBytesPerSec'] as const) {
+    if (l[field] !== undefined) throw refuse(`limits.${field}`, `a ${type} has no disk or NIC rate limit`);
+  }
+  if (type === 'sandbox') {
+    for (const field of ['cpuWeight', 'cpuQuotaPercent'] as const) {
+      if (l[field] !== undefined)
+        throw refuse(`limits.${field}`, 'a sandbox has a CPU time limit, not a weight or quota');
+    }
+    if (input.pidsLimit !== undefined) throw refuse('pidsLimit', 'a sandbox runs one module, no processes');
+  } else if (input.cpuTimeLimitMs !== undefined) {
+    throw refuse('cpuTimeLimitMs', 'a container has a CPU weight and quota, not a CPU time budget');
+  }
+  const out: ReturnType<typeof validateWorkloadPatch> = {};
+  if (l.cpuWeight !== undefined) out.cpuWeight = wholeInRange('limits.cpuWeight', l.cpuWeight, 1, 10_000);
+  if (l.cpuQuotaPercent !== undefined) {
+    out.cpuQuotaPercent = wholeInRange('limits.cpuQuotaPercent', l.cpuQuotaPercent, 0, 100 * 256);
+  }
+  if (input.pidsLimit !== undefined) out.pidsLimit = wholeInRange('pidsLimit', input.pidsLimit, 1, MAX_PIDS_LIMIT);
+  if (input.cpuTimeLimitMs !== undefined) {
+    out.cpuTimeLimitMs = wholeInRange('cpuTimeLimitMs', input.cpuTimeLimitMs, 1, MAX_CPU_TIME_LIMIT_MS);
+  }
+  if (input.memory !== undefined) {
+    const m = size('memory', input.memory, 0);
+    if (m < 4 * 1024 * 1024) throw fieldError('memory', `'${String(input.memory)}' is below the minimum of 4M`);
+    out.memoryBytes = m;
+  }
+  if (Object.keys(out).length === 0) throw fieldError('limits', 'nothing to change');
+  return out;
 }

@@ -26,11 +26,13 @@
  *   attempt each of them.
  */
 
-import { closeSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants as fsConstants, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstat, mkdir, open, readdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { errorMessage, StrataError } from '../../base/errors.js';
+import { instancePathComponents, MAX_INSTANCE_FILE_BYTES } from '../../base/instance-path.js';
 import { type SandboxWorkerData, StdinRing, type WorkerToParent } from './wasi-protocol.js';
 import { capModule, inspectModule, WASM_PAGE_BYTES } from './wasm-module.js';
 
@@ -108,6 +110,8 @@ export interface SandboxInfo {
   status: 'running' | 'stopped';
   limits: SandboxLimits;
   args: string[];
+  /** The module's environment. */
+  env: Record<string, string>;
   createdAt: string;
   /** The host folder the module sees as `/`. */
   filesDir: string;
@@ -334,10 +338,7 @@ export class SandboxManager {
       await mkdir(join(dir, 'files'), { recursive: true });
       await writeFile(join(dir, 'module.wasm'), bytes);
       for (const [rel, content] of Object.entries(spec.files ?? {})) {
-        if (rel.split('/').some((c) => c === '..' || c === '') || rel.startsWith('/')) {
-          throw new StrataError('INVALID_ARGUMENT', `bad sandbox file path '${rel}'`);
-        }
-        const p = join(dir, 'files', rel);
+        const p = join(dir, 'files', ...instancePathComponents(rel));
         await mkdir(join(p, '..'), { recursive: true });
         await writeFile(p, content);
       }
@@ -376,6 +377,27 @@ export class SandboxManager {
     } finally {
       this.starting.delete(name);
     }
+    return this.info(name);
+  }
+
+  /**
+   * Changes the memory cap or the CPU time budget; they apply from the next start (a run keeps the limits it started
+   * with). A cap below what the module's memory starts with is refused, naming both.
+   */
+  async updateLimits(
+    name: string,
+    patch: Partial<Pick<SandboxLimits, 'memoryBytes' | 'cpuTimeMs'>>,
+  ): Promise<SandboxInfo> {
+    const record = await this.load(name);
+    const limits: SandboxLimits = {
+      ...record.limits,
+      ...(patch.memoryBytes !== undefined ? { memoryBytes: patch.memoryBytes } : {}),
+      ...(patch.cpuTimeMs !== undefined ? { cpuTimeMs: patch.cpuTimeMs } : {}),
+    };
+    checkLimits(limits);
+    const bytes = await readFile(join(this.dir(name), 'module.wasm'));
+    await prepareModule(bytes, limits.memoryBytes, `module of sandbox '${name}'`);
+    await this.save({ ...record, limits });
     return this.info(name);
   }
 
@@ -437,6 +459,110 @@ export class SandboxManager {
     return rec.lastExit;
   }
 
+  /**
+   * Puts a file into the sandbox's folder at `path` (relative to it: the module opens it as `/path`); folders on the
+   * way are made. The folder's rules hold for the path: no `..`, not absolute, no symbolic link anywhere on the way
+   * or at the end (refused, nothing written). The bytes go to a new file that is renamed over the target, so a hard
+   * link planted there is replaced, never written through. Allowed while the module runs.
+   */
+  async writeFile(name: string, path: string, bytes: Uint8Array): Promise<void> {
+    if (bytes.length > MAX_INSTANCE_FILE_BYTES) {
+      throw new StrataError(
+        'INVALID_ARGUMENT',
+        `file too large: ${bytes.length} bytes, at most ${MAX_INSTANCE_FILE_BYTES}`,
+      );
+    }
+    const target = await this.walkFolder(name, path, true);
+    const tmp = join(dirname(target), `.strata-push-${randomBytes(6).toString('hex')}`);
+    try {
+      await writeFile(tmp, bytes, { flag: 'wx', mode: 0o644 });
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
+        throw new StrataError('NO_SPACE', `no space for '${path}' in sandbox '${name}'`);
+      }
+      throw new StrataError('IO', `cannot write '${path}' in sandbox '${name}': ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Reads a file of the sandbox's folder at `path` (relative to it), with the same rules as `writeFile`; a file with
+   * more than one hard link is refused (it may be a host file from outside the folder).
+   */
+  async readFile(name: string, path: string): Promise<Buffer> {
+    const target = await this.walkFolder(name, path, false);
+    const fh = await open(target, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK).catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') throw new StrataError('NOT_FOUND', `no file '${path}' in sandbox '${name}'`);
+        if (err.code === 'ELOOP') {
+          throw new StrataError('INVALID_ARGUMENT', `invalid path '${path}': it is a symbolic link`);
+        }
+        throw new StrataError('IO', `cannot open '${path}' in sandbox '${name}': ${err.message}`);
+      },
+    );
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new StrataError('INVALID_ARGUMENT', `invalid path '${path}': not a regular file`);
+      if (st.nlink > 1) {
+        throw new StrataError(
+          'INVALID_ARGUMENT',
+          `invalid path '${path}': it has ${st.nlink} hard links and may be a file from outside the sandbox`,
+        );
+      }
+      if (st.size > MAX_INSTANCE_FILE_BYTES) {
+        throw new StrataError(
+          'INVALID_ARGUMENT',
+          `file too large: '${path}' has ${st.size} bytes, at most ${MAX_INSTANCE_FILE_BYTES}`,
+        );
+      }
+      return await fh.readFile();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * The host path of `path` in the sandbox's folder, checked component by component with lstat: a symbolic link
+   * or a special file anywhere is refused. With `create`, missing folders are made and the last component may be
+   * missing; without, a missing component is NOT_FOUND.
+   */
+  private async walkFolder(name: string, path: string, create: boolean): Promise<string> {
+    await this.load(name);
+    const parts = instancePathComponents(path);
+    const root = join(this.dir(name), 'files');
+    const top = await lstat(root).catch(() => undefined);
+    if (!top?.isDirectory()) throw new StrataError('IO', `sandbox '${name}' has no folder ${root}`);
+    let cur = root;
+    for (const [i, c] of parts.entries()) {
+      cur = join(cur, c);
+      const last = i === parts.length - 1;
+      const shown = parts.slice(0, i + 1).join('/');
+      const st = await lstat(cur).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw new StrataError('IO', `cannot look up '${shown}' in sandbox '${name}': ${err.message}`);
+      });
+      if (!st) {
+        if (!create) throw new StrataError('NOT_FOUND', `no file '${path}' in sandbox '${name}'`);
+        if (!last) await mkdir(cur, { mode: 0o755 });
+        continue;
+      }
+      if (st.isSymbolicLink()) {
+        throw new StrataError(
+          'INVALID_ARGUMENT',
+          `invalid path '${path}': '${shown}' is a symbolic link, which could lead outside the sandbox folder`,
+        );
+      }
+      if (!last && !st.isDirectory()) {
+        throw new StrataError('INVALID_ARGUMENT', `invalid path '${path}': '${shown}' is not a folder`);
+      }
+      if (last && !st.isFile()) {
+        throw new StrataError('INVALID_ARGUMENT', `invalid path '${path}': '${shown}' is not a regular file`);
+      }
+    }
+    return cur;
+  }
+
   /** `info` of one sandbox; NOT_FOUND when there is none. */
   async info(name: string): Promise<SandboxInfo> {
     const rec = await this.load(name);
@@ -447,6 +573,7 @@ export class SandboxManager {
       status: run ? 'running' : 'stopped',
       limits: rec.limits,
       args: rec.args,
+      env: rec.env,
       createdAt: rec.createdAt,
       filesDir: join(this.dir(name), 'files'),
       cpuMs: run?.cpuMs,
