@@ -4,23 +4,15 @@
  * wat2wasm tool. Instructions are given as bytes; `op` holds the opcodes the test modules use.
  */
 
+import { uleb128 } from './wasm-module.js';
+
 /** Value types (core spec 5.3.1). */
 export const I32 = 0x7f;
 /** 64-bit integer value type. */
 export const I64 = 0x7e;
 
-/** Unsigned LEB128. */
-export function u(n: number): number[] {
-  const out: number[] = [];
-  let v = n;
-  do {
-    let b = v % 128;
-    v = Math.floor(v / 128);
-    if (v !== 0) b |= 0x80;
-    out.push(b);
-  } while (v !== 0);
-  return out;
-}
+/** Unsigned LEB128 (the module reader's encoder). */
+export const u = uleb128;
 
 /** Signed LEB128 (for i32.const / i64.const immediates in the safe-integer range). */
 export function s(n: number | bigint): number[] {
