@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -179,4 +179,15 @@ test('ensureNetworkServed starts a server once for racing callers and fails clea
     /unknown network 'other' \(known: solo\)/,
   );
   assert.ok(existsSync(networkPaths(store.runDir, 'solo').runtime));
+});
+
+test('the endpoint and control sockets of a served network let only their owner connect', async (t) => {
+  const store = home(t);
+  await store.create({ name: 'privnet' });
+  const host = await serveNetworkGroup(store, 'privnet', { dnsUpstream: null });
+  t.after(() => host.close());
+  // The control socket writes captures to any path it is given and the endpoint dials any socket it is named.
+  const paths = networkPaths(store.runDir, 'privnet');
+  assert.equal((statSync(paths.socket).mode & 0o777).toString(8), '600');
+  assert.equal((statSync(paths.control).mode & 0o777).toString(8), '600');
 });

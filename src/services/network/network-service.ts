@@ -16,7 +16,7 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { StrataError } from '../../base/errors.js';
@@ -336,6 +336,8 @@ export async function serveNetworkGroup(
         );
         served.control.listen(paths.control, () => resolve());
       });
+      // A control request can write a capture to any path: only the owner may connect.
+      await chmod(paths.control, 0o600);
       await writeFile(paths.runtime, `${JSON.stringify(runtime, null, 2)}\n`);
     }
   } catch (e) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -226,4 +226,32 @@ test('a dialled port carries bare records to a listening peer, lives on after th
     /absolute Unix socket path/,
   );
   assert.equal(sw.portByName('bad'), undefined, 'a failed dial leaves no port');
+});
+
+test('only the owner may connect to the endpoint, and a dial goes only to a socket of the same owner', async (t) => {
+  const dir = tmp(t);
+  const sw = new VirtualSwitch({ name: 'perm' });
+  const path = join(dir, 's.sock');
+  const ep = await SwitchEndpointServer.listen(path, sw, { network: 'perm' });
+  t.after(() => ep.close());
+  // A dial makes the switch's process connect somewhere: the endpoint is as private as the process itself.
+  assert.equal((statSync(path).mode & 0o777).toString(8), '600');
+  const notSocket = join(dir, 'plain-file');
+  writeFileSync(notSocket, '');
+  await assert.rejects(
+    requestDialledPort(path, { network: 'perm', name: 'bad', dial: notSocket }),
+    /refused the attachment: dial needs a Unix socket: .*plain-file is not one/,
+  );
+  const foreign = join(dir, 'foreign.sock');
+  const server = createServer(() => {});
+  await new Promise<void>((r) => server.listen(foreign, r));
+  t.after(() => server.close());
+  if (process.getuid?.() === 0) {
+    chownSync(foreign, 65534, 65534);
+    await assert.rejects(
+      requestDialledPort(path, { network: 'perm', name: 'bad', dial: foreign }),
+      /refused the attachment: .*foreign\.sock belongs to uid 65534, not to this network's user \(uid 0\)/,
+    );
+  }
+  assert.equal(sw.portByName('bad'), undefined, 'a refused dial leaves no port');
 });

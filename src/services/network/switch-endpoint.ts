@@ -15,9 +15,13 @@
  * carry the port's frames there, as bare records with no hello (what QEMU's `-netdev stream,server=on` listens
  * for). The answer comes once that connection is up, and the hello connection then ends; the port lives as long as
  * the dialled connection, so it does not depend on the process that asked for it.
+ *
+ * A dial makes this process connect where it is told, so the endpoint socket is made private to its owner (mode
+ * 0600) and a dial goes only to a Unix socket owned by the user this process runs as.
  */
 
-import { existsSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { StrataError } from '../../base/errors.js';
 import type { NetBackend } from '../../machine/ports/net-backend.js';
@@ -117,6 +121,12 @@ export class SwitchEndpointServer {
       ep.server.once('error', (e) => reject(new StrataError('IO', `cannot listen on ${path}: ${e.message}`)));
       ep.server.listen(path, () => resolve());
     });
+    try {
+      chmodSync(path, 0o600);
+    } catch (e) {
+      await ep.close();
+      throw new StrataError('IO', `cannot make ${path} private: ${(e as Error).message}`);
+    }
     return ep;
   }
 
@@ -205,6 +215,18 @@ export class SwitchEndpointServer {
     const path = hello.dial;
     if (typeof path !== 'string' || !path.startsWith('/') || path.length > 107) {
       throw new Error(`dial needs an absolute Unix socket path, not ${JSON.stringify(path)}`);
+    }
+    const st = await lstat(path).catch((e: NodeJS.ErrnoException) => {
+      throw new Error(`cannot connect to ${path}: ${e.code ?? e.message}`);
+    });
+    if (!st.isSocket()) throw new Error(`dial needs a Unix socket: ${path} is not one`);
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid) {
+      throw new Error(`dial refused: ${path} belongs to uid ${st.uid}, not to this network's user (uid ${uid})`);
+    }
+    const rate = hello.rateBytesPerSec;
+    if (rate !== undefined && (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0)) {
+      throw new Error(`invalid rateBytesPerSec ${JSON.stringify(rate)}`);
     }
     const peer = await new Promise<Socket>((resolve, reject) => {
       const c = createConnection(path);
