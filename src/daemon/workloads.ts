@@ -85,6 +85,8 @@ interface NicRecord {
   network: string;
   mac: string;
   helperPid?: number | undefined;
+  /** The helper's start time (ContainerNic.startTime): with the pid, it tells a reused pid from the helper. */
+  helperStart?: string | undefined;
 }
 
 /**
@@ -316,7 +318,7 @@ export class ContainerWorkloads implements WorkloadBackend {
     });
     const entry = { nic, ipv4: null as string | null };
     this.nics.set(name, entry);
-    await this.saveNic(name, { ...rec, helperPid: nic.pid });
+    await this.saveNic(name, { ...rec, helperPid: nic.pid, helperStart: nic.startTime });
     if (!net.dhcp) return;
     const r = await this.containers.exec(name, DHCP_CLIENT, { signal: AbortSignal.timeout(60_000) }).catch((err) => {
       throw new StrataError('UNAVAILABLE', `container '${name}': DHCP client failed: ${errorMessage(err)}`);
@@ -345,7 +347,7 @@ export class ContainerWorkloads implements WorkloadBackend {
     this.nics.delete(name);
     if (known) await known.nic.remove();
     const r = rec ?? (await this.loadNic(name).catch(() => undefined));
-    if (r?.helperPid && r.helperPid !== known?.nic.pid) await removeHelperByPid(r.helperPid);
+    if (r?.helperPid && r.helperPid !== known?.nic.pid) await removeHelperByPid(r.helperPid, r.helperStart);
   }
 }
 

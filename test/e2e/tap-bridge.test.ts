@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import {
   attachContainerNic,
   readInterfaceIpv4,
+  removeHelperByPid,
   TAP_BRIDGE_PATH,
   tapBridgeUnavailable,
 } from '../../src/services/containers/network-hook.js';
@@ -207,6 +208,13 @@ test('two helpers on one switch endpoint: namespaces ping each other; helpers en
   sleeper.kill('SIGKILL');
   await until('the helper to follow the watched process', () => !alive(c.pid));
   assert.doesNotMatch(links(nsA), /eth0/);
+
+  // A later daemon ends a helper by the pid and start time its record kept: a pid now used by another helper
+  // (one that started at another time) is left alone.
+  assert.ok(b.startTime, 'the NIC knows when its helper started');
+  await removeHelperByPid(b.pid, `${b.startTime}1`);
+  assert.equal(alive(b.pid), true, 'a helper with another start time is not signalled');
+  assert.match(links(nsB), /eth0/);
 
   // The network going away ends the remaining helper.
   assert.match(links(nsB), /eth0/);
