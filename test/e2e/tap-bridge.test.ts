@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -71,6 +72,7 @@ test('bad arguments are one-line errors with exit 2', { skip }, () => {
     [['--socket', '/x', '--ifname', 'eth0', '--bogus', '1'], /unknown option '--bogus'/],
     [['--socket', '/x', '--ifname'], /option --ifname needs a value/],
     [['--socket', '/x', '--ifname', 'eth0', '--watch-pid', 'abc'], /invalid pid 'abc'/],
+    [['--socket', '/x', '--ifname', 'eth0', '--hello-timeout', '0'], /invalid hello timeout '0'/],
   ];
   for (const [args, re] of cases) {
     const r = helperRun(args);
@@ -244,4 +246,44 @@ test('a helper whose interface name is taken fails with the kernel reason and le
     /container NIC on network 'taptest2' failed: cannot create TAP device eth0: /,
   );
   await until('no port on the switch', () => host.sw.ports().length === 0);
+});
+
+test('an endpoint that never answers the hello makes the helper fail after its timeout, leaving nothing', {
+  skip,
+  timeout: 30_000,
+}, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-tap-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Takes the connection, reads the hello, never answers (a hung switch process).
+  const held: Socket[] = [];
+  const mute = createServer((s) => {
+    held.push(s);
+    s.resume();
+  });
+  const path = join(dir, 'mute.sock');
+  await new Promise<void>((r) => mute.listen(path, r));
+  t.after(() => {
+    for (const s of held) s.destroy();
+    mute.close();
+  });
+  const ns = `stb-d-${process.pid}`;
+  if (spawnSync('ip', ['netns', 'add', ns]).status !== 0) {
+    t.skip('cannot create a network namespace');
+    return;
+  }
+  t.after(() => spawnSync('ip', ['netns', 'del', ns]));
+  const child = spawn(
+    TAP_BRIDGE_PATH,
+    ['--socket', path, '--ifname', 'eth0', '--netns', `/run/netns/${ns}`, '--hello-timeout', '1'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.after(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+  });
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /the switch endpoint .*mute\.sock did not answer the hello within 1 s/);
+  assert.doesNotMatch(links(ns), /eth0/);
 });
