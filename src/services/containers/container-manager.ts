@@ -678,7 +678,8 @@ export class ContainerManager {
         live.pid = st.pid;
         live.paused = st.status === 'paused';
         live.finished = (async () => {
-          while (pidAlive(st.pid)) await new Promise((r) => setTimeout(r, 250));
+          // Polling ends with the init, or when this manager lets go (`detach`), so it never holds the process.
+          while (pidAlive(st.pid) && !live.detached) await new Promise((r) => setTimeout(r, 250));
           await this.finishRun(st.id, live, null, null);
         })();
         this.live.set(st.id, live);
@@ -696,6 +697,8 @@ export class ContainerManager {
   detach(): void {
     for (const [name, live] of this.live) {
       live.detached = true;
+      // `runc run` stays the init's parent until the container ends; this process must not wait for it to exit.
+      live.child?.unref();
       live.reader.destroy();
       live.writer?.destroy();
       for (const end of [...live.enders]) end();
@@ -991,11 +994,15 @@ export class ContainerManager {
     const gone = live.finished.then(() => true);
     if (!opts.force) {
       await this.runc.kill(name, 'TERM').catch(() => undefined);
-      const inTime = await Promise.race([gone, new Promise<false>((r) => setTimeout(() => r(false), timeoutMs))]);
+      // Unref'd: a grace period that is not needed any more must not hold the daemon's exit for its length.
+      const inTime = await Promise.race([
+        gone,
+        new Promise<false>((r) => setTimeout(() => r(false), timeoutMs).unref()),
+      ]);
       if (inTime) return;
     }
     await this.runc.kill(name, 'KILL').catch(() => undefined);
-    const inTime = await Promise.race([gone, new Promise<false>((r) => setTimeout(() => r(false), 10_000))]);
+    const inTime = await Promise.race([gone, new Promise<false>((r) => setTimeout(() => r(false), 10_000).unref())]);
     if (!inTime) {
       // runc itself hangs: end it; finishRun then cleans up.
       if (live.child) live.child.kill('SIGKILL');
