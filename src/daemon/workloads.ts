@@ -270,11 +270,9 @@ export class ContainerWorkloads implements WorkloadBackend {
   private async view(c: ContainerInfo): Promise<WorkloadView> {
     const rec = await this.loadNic(c.name).catch(() => undefined);
     if (!rec) return containerView(c);
-    let ipv4: string | null = null;
-    if (c.status !== 'stopped') {
-      const known = this.nics.get(c.name);
-      ipv4 = known?.ipv4 ?? (c.netnsPath ? await readInterfaceIpv4(c.netnsPath) : null);
-    }
+    // The address its DHCP client got when this daemon attached it; never looked up here, since every instance list
+    // and metrics scrape comes through (a container adopted from an earlier daemon shows none).
+    const ipv4 = c.status !== 'stopped' ? (this.nics.get(c.name)?.ipv4 ?? null) : null;
     return { ...containerView(c), network: rec.network, ipv4 };
   }
 
