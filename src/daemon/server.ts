@@ -230,6 +230,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       await app.close();
       await operations.drain(2000);
       store.close();
+      // This home's cgroup scope goes unless a VM that keeps running still has its group in it.
+      controls.close?.();
       rmSync(paths.info, { force: true });
       rmSync(paths.socket, { force: true });
       logger.flush();

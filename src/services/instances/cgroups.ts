@@ -20,6 +20,8 @@ export interface ResourceControls {
   throttledSeconds(name: string): number | undefined;
   /** Removes the instance's group (its VMM is gone). */
   remove(name: string): void;
+  /** The daemon stops: removes what it made that no instance uses (its scope, once empty). */
+  close?(): void;
 }
 
 /** Host memory a VMM may use beyond guest RAM: its own code, JavaScript heap and I/O buffers. */
@@ -146,6 +148,25 @@ export class CgroupControls implements ResourceControls {
       return ns ? Number(ns[1]) / 1e9 : undefined;
     } catch {
       return undefined;
+    }
+  }
+
+  /**
+   * Removes this daemon's scope groups (`strata/SCOPE`) when no instance group is left in them (VMs that keep
+   * running after the daemon stops keep theirs, and so the scope); the shared `strata` parent stays.
+   */
+  close(): void {
+    if (this.base === 'strata' || this.support.kind === 'none') return;
+    const dirs =
+      this.support.kind === 'cgroup-v2'
+        ? [join(this.root, this.base)]
+        : [join(this.root, 'cpu', this.base), join(this.root, 'memory', this.base)];
+    for (const d of dirs) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // Still holds an instance's group (a running VM), or already gone.
+      }
     }
   }
 
