@@ -18,7 +18,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { closeSync, constants as fsConstants, openSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, readdirSync, rmdirSync } from 'node:fs';
 import { lstat, readdir, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -228,6 +228,9 @@ interface Live {
   oomAtStart: number;
 }
 
+/** The cgroup folder containers go under when the manager is given none. */
+const DEFAULT_CGROUP_PARENT = '/strata-containers';
+
 /**
  * Runs system containers. One instance per daemon; every verb on one container is serialised. Errors are
  * StrataErrors: NOT_FOUND (no such container), ALREADY_EXISTS, CONFLICT (wrong state), INVALID_ARGUMENT (bad
@@ -254,7 +257,7 @@ export class ContainerManager {
     this.containersDir = join(opts.home, 'containers');
     this.runc = new Runc(opts.runcBinary ?? 'runc', opts.runcStateDir ?? join(this.containersDir, '.runc'));
     this.cgroupRoot = opts.cgroupRoot ?? '/sys/fs/cgroup';
-    this.cgroupParent = (opts.cgroupParent ?? '/strata-containers').replace(/\/+$/, '');
+    this.cgroupParent = (opts.cgroupParent ?? DEFAULT_CGROUP_PARENT).replace(/\/+$/, '');
     this.hostArch = opts.hostArch ?? debianArchOf(process.arch);
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
   }
@@ -704,6 +707,23 @@ export class ContainerManager {
       for (const end of [...live.enders]) end();
       this.live.delete(name);
       this.oomSeen.delete(name);
+    }
+    // A parent of this manager's own (not the shared default) goes once no container's group is left in it.
+    if (this.cgroupParent !== DEFAULT_CGROUP_PARENT) {
+      const rel = this.cgroupParent.replace(/^\/+/, '');
+      let hierarchies: string[] = [];
+      try {
+        hierarchies = readdirSync(this.cgroupRoot);
+      } catch {
+        // No cgroup file system: nothing was made.
+      }
+      for (const d of [join(this.cgroupRoot, rel), ...hierarchies.map((h) => join(this.cgroupRoot, h, rel))]) {
+        try {
+          rmdirSync(d);
+        } catch {
+          // Still holds a running container's group, or was never made there.
+        }
+      }
     }
   }
 

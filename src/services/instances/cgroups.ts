@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { errorMessage, StrataError } from '../../base/errors.js';
 import type { InstanceLimits } from './state-store.js';
 
@@ -22,6 +23,15 @@ export interface ResourceControls {
   remove(name: string): void;
   /** The daemon stops: removes what it made that no instance uses (its scope, once empty). */
   close?(): void;
+}
+
+/**
+ * The cgroup scope of a daemon home: 12 hex digits of a hash of its absolute path. Daemons of different homes on one
+ * host put their VMs' groups under `strata/SCOPE` and their containers' under `strata-containers/SCOPE`, so two
+ * instances of one name never share a group.
+ */
+export function cgroupScopeOf(home: string): string {
+  return createHash('sha256').update(resolve(home)).digest('hex').slice(0, 12);
 }
 
 /** Host memory a VMM may use beyond guest RAM: its own code, JavaScript heap and I/O buffers. */
