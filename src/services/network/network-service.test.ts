@@ -185,7 +185,7 @@ test('ensureNetworkServed starts a server once for racing callers and fails clea
 
 test('the endpoint and control sockets of a served network let only their owner connect', async (t) => {
   const store = home(t);
-  await store.create({ name: 'privnet' });
+  await store.create({ name: 'privnet', dhcp: false, nat: false });
   const host = await serveNetworkGroup(store, 'privnet', { dnsUpstream: null });
   t.after(() => host.close());
   // The control socket writes captures to any path it is given and the endpoint dials any socket it is named.
