@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -246,6 +247,16 @@ int main(int argc, char **argv) {
     if (own < 0) die(1, "cannot open /proc/self/ns/net: %s", strerror(errno));
     int target = open(netns, O_RDONLY | O_CLOEXEC);
     if (target < 0) die(1, "cannot open network namespace %s: %s", netns, strerror(errno));
+    /* A container's /proc/PID/ns/net whose PID has ended and been reused can name the host's namespace: the device
+     * must never land there. And a watched process still alive now means the namespace opened above was its own. */
+    struct stat own_st, target_st;
+    if (fstat(own, &own_st) < 0 || fstat(target, &target_st) < 0) die(1, "cannot stat network namespaces: %s", strerror(errno));
+    if (own_st.st_dev == target_st.st_dev && own_st.st_ino == target_st.st_ino)
+      die(1, "network namespace %s is the helper's own, not a container's", netns);
+    if (pidfd >= 0) {
+      struct pollfd pf = {.fd = pidfd, .events = POLLIN};
+      if (poll(&pf, 1, 0) > 0) die(1, "process %ld ended before its network namespace was entered", watch_pid);
+    }
     if (setns(target, CLONE_NEWNET) < 0) die(1, "cannot enter network namespace %s: %s", netns, strerror(errno));
     tap = open_tap(ifname, mac_text ? mac : NULL);
     if (setns(own, CLONE_NEWNET) < 0) die(1, "cannot return to the own network namespace: %s", strerror(errno));

@@ -287,3 +287,16 @@ test('an endpoint that never answers the hello makes the helper fail after its t
   assert.match(stderr, /the switch endpoint .*mute\.sock did not answer the hello within 1 s/);
   assert.doesNotMatch(links(ns), /eth0/);
 });
+
+test('the helper refuses to put its device into its own network namespace', { skip, timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-tap-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const host = await serveNetwork({ name: 'taptest3' }, { runDir: dir, dnsUpstream: null });
+  t.after(() => host.close());
+  // A container's /proc/PID/ns/net whose PID now names a host process: the device must never reach the host.
+  const own = helperRun(['--socket', host.endpoint.path, '--ifname', 'stbhost0', '--netns', '/proc/self/ns/net']);
+  assert.equal(own.status, 1, own.stderr);
+  assert.match(own.stderr, /network namespace \/proc\/self\/ns\/net is the helper's own/);
+  assert.doesNotMatch(spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout, /stbhost0/);
+  await until('no port on the switch', () => host.sw.ports().length === 0);
+});
