@@ -255,3 +255,28 @@ test('only the owner may connect to the endpoint, and a dial goes only to a sock
   }
   assert.equal(sw.portByName('bad'), undefined, 'a refused dial leaves no port');
 });
+
+test('a dial the switch refuses after connecting (a bad VLAN) closes the dialled connection', async (t) => {
+  const dir = tmp(t);
+  const sw = new VirtualSwitch({ name: 'dv' });
+  const path = join(dir, 's.sock');
+  const ep = await SwitchEndpointServer.listen(path, sw, { network: 'dv' });
+  t.after(() => ep.close());
+  const peerPath = join(dir, 'nic0.sock');
+  let closedByServer: Promise<void> | undefined;
+  const peerServer = createServer((s) => {
+    closedByServer = new Promise((r) => s.once('close', () => r()));
+    s.resume();
+  });
+  await new Promise<void>((r) => peerServer.listen(peerPath, r));
+  t.after(() => peerServer.close());
+  await assert.rejects(
+    requestDialledPort(path, { network: 'dv', name: 'badvlan', dial: peerPath, vlan: { mode: 'access', vlan: 9999 } }),
+    /refused the attachment: VLAN id out of range 1\.\.4094: 9999/,
+  );
+  assert.ok(closedByServer, 'the switch had connected');
+  await closedByServer;
+  for (let i = 0; i < 100 && ep.connections > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(ep.connections, 0, 'no connection is left');
+  assert.equal(sw.portByName('badvlan'), undefined);
+});

@@ -233,18 +233,25 @@ export class SwitchEndpointServer {
       c.once('connect', () => resolve(c));
       c.once('error', (e) => reject(new Error(`cannot connect to ${path}: ${e.message}`)));
     });
-    this.sockets.add(peer);
     const maxQueued = this.opts.maxQueuedBytes ?? 1 << 20;
     const name = this.freePortName(hello.name);
-    const port = this.sw.addPort({
-      name,
-      vlan: hello.vlan ?? this.opts.defaultVlan,
-      sink: (f) => {
-        if (peer.destroyed || peer.writableLength > maxQueued) return false;
-        peer.write(encodeRecord(f));
-        return true;
-      },
-    });
+    let port: SwitchPort;
+    try {
+      port = this.sw.addPort({
+        name,
+        vlan: hello.vlan ?? this.opts.defaultVlan,
+        sink: (f) => {
+          if (peer.destroyed || peer.writableLength > maxQueued) return false;
+          peer.write(encodeRecord(f));
+          return true;
+        },
+      });
+    } catch (e) {
+      // Refused (a bad VLAN, a closed switch): the connection made for it goes too.
+      peer.destroy();
+      throw e;
+    }
+    this.sockets.add(peer);
     if (hello.rateBytesPerSec) port.setRateLimit({ bytesPerSecond: hello.rateBytesPerSec });
     const reader = new RecordReader();
     peer.on('data', (chunk: Buffer) => {
