@@ -7,7 +7,7 @@
  * every later one an Ethernet frame.
  *
  *   strata-tap-bridge --socket PATH --ifname NAME [--netns FILE] [--port-name NAME] [--mac MAC] [--vlan N]
- *                     [--watch-pid PID]
+ *                     [--watch-pid PID] [--hello-timeout SECONDS]
  *
  * With --netns, the TAP device is created inside that network namespace (a container's /proc/PID/ns/net) and the
  * helper then returns to its own namespace. A TAP device rather than a veth pair read through AF_PACKET: the TAP
@@ -19,7 +19,8 @@
  *
  * Once attached it prints one line `attached PORT IFNAME` on stdout. It exits 0 when the endpoint closes, the
  * watched process ends, or on SIGTERM/SIGINT; 1 on a runtime error and 2 on bad arguments, each with one line on
- * stderr. Memory is bounded: the TAP is read only while a full record fits in the output buffer (OUT_MAX; the
+ * stderr. An endpoint that does not take the connection and answer the hello within --hello-timeout seconds
+ * (default 10) is a runtime error, so the helper never hangs before it is attached. Memory is bounded: the TAP is read only while a full record fits in the output buffer (OUT_MAX; the
  * device's own queue drops what does not fit meanwhile), the socket only while one fits in the input buffer, and a
  * frame the TAP device cannot take at once is dropped, like a full NIC queue.
  */
@@ -38,7 +39,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -73,7 +76,7 @@ static void usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, fmt, arg);
   fprintf(stderr,
           " (usage: %s --socket PATH --ifname NAME [--netns FILE] [--port-name NAME] [--mac MAC] [--vlan N]"
-          " [--watch-pid PID])\n",
+          " [--watch-pid PID] [--hello-timeout SECONDS])\n",
           prog);
   exit(2);
 }
@@ -132,7 +135,10 @@ static int read_all(int fd, unsigned char *buf, size_t n) {
       if (errno == EINTR) continue;
       return -1;
     }
-    if (r == 0) return -1;
+    if (r == 0) {
+      errno = 0; /* end of stream, not a timeout */
+      return -1;
+    }
     buf += r;
     n -= (size_t)r;
   }
@@ -181,7 +187,7 @@ static int open_tap(const char *name, const unsigned char *mac) {
 
 int main(int argc, char **argv) {
   const char *sock_path = NULL, *ifname = NULL, *netns = NULL, *port_name = NULL, *mac_text = NULL;
-  long vlan = 0, watch_pid = 0;
+  long vlan = 0, watch_pid = 0, hello_timeout = 10;
   unsigned char mac[6];
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -200,6 +206,9 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "--watch-pid") == 0) {
       watch_pid = parse_num(v, 1, 0x3fffffff);
       if (watch_pid < 0) usage_error("invalid pid '%s'", v);
+    } else if (strcmp(a, "--hello-timeout") == 0) {
+      hello_timeout = parse_num(v, 1, 600);
+      if (hello_timeout < 0) usage_error("invalid hello timeout '%s' (1-600 seconds)", v);
     } else
       usage_error("unknown option '%s'", a);
   }
@@ -215,19 +224,6 @@ int main(int argc, char **argv) {
   if (strlen(sock_path) >= sizeof addr.sun_path) usage_error("socket path too long: '%s'", sock_path);
   strcpy(addr.sun_path, sock_path);
 
-  /* SIGTERM/SIGINT only interrupt ppoll: blocked otherwise, so the flag is checked once per loop. */
-  sigset_t block, wait_mask;
-  sigemptyset(&block);
-  sigaddset(&block, SIGTERM);
-  sigaddset(&block, SIGINT);
-  sigprocmask(SIG_BLOCK, &block, &wait_mask);
-  sigdelset(&wait_mask, SIGTERM);
-  sigdelset(&wait_mask, SIGINT);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
 
   int pidfd = -1;
@@ -238,6 +234,10 @@ int main(int argc, char **argv) {
 
   int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (sock < 0) die(1, "socket: %s", strerror(errno));
+  /* Bounded waits until attached: connect (a full backlog), the hello and its answer. */
+  struct timeval tv = {.tv_sec = hello_timeout, .tv_usec = 0};
+  setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0)
     die(1, "cannot connect to the switch endpoint %s: %s", sock_path, strerror(errno));
 
@@ -247,6 +247,16 @@ int main(int argc, char **argv) {
     if (own < 0) die(1, "cannot open /proc/self/ns/net: %s", strerror(errno));
     int target = open(netns, O_RDONLY | O_CLOEXEC);
     if (target < 0) die(1, "cannot open network namespace %s: %s", netns, strerror(errno));
+    /* A container's /proc/PID/ns/net whose PID has ended and been reused can name the host's namespace: the device
+     * must never land there. And a watched process still alive now means the namespace opened above was its own. */
+    struct stat own_st, target_st;
+    if (fstat(own, &own_st) < 0 || fstat(target, &target_st) < 0) die(1, "cannot stat network namespaces: %s", strerror(errno));
+    if (own_st.st_dev == target_st.st_dev && own_st.st_ino == target_st.st_ino)
+      die(1, "network namespace %s is the helper's own, not a container's", netns);
+    if (pidfd >= 0) {
+      struct pollfd pf = {.fd = pidfd, .events = POLLIN};
+      if (poll(&pf, 1, 0) > 0) die(1, "process %ld ended before its network namespace was entered", watch_pid);
+    }
     if (setns(target, CLONE_NEWNET) < 0) die(1, "cannot enter network namespace %s: %s", netns, strerror(errno));
     tap = open_tap(ifname, mac_text ? mac : NULL);
     if (setns(own, CLONE_NEWNET) < 0) die(1, "cannot return to the own network namespace: %s", strerror(errno));
@@ -268,7 +278,11 @@ int main(int argc, char **argv) {
   if (write_all(sock, (unsigned char *)hello, (size_t)n + 4) < 0)
     die(1, "cannot send the hello to %s: %s", sock_path, strerror(errno));
   unsigned char lenbuf[4];
-  if (read_all(sock, lenbuf, 4) < 0) die(1, "the switch endpoint %s closed before answering", sock_path);
+  if (read_all(sock, lenbuf, 4) < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      die(1, "the switch endpoint %s did not answer the hello within %ld s", sock_path, hello_timeout);
+    die(1, "the switch endpoint %s closed before answering", sock_path);
+  }
   uint32_t alen = get_len(lenbuf);
   if (alen == 0 || alen > 4096) die(1, "bad hello answer from %s (%u bytes)", sock_path, alen);
   char answer[4097];
@@ -283,6 +297,21 @@ int main(int argc, char **argv) {
   if (p) port_no = strtol(p + 7, NULL, 10);
   printf("attached %ld %s\n", port_no, ifname);
   fflush(stdout);
+
+  /* From here SIGTERM/SIGINT only interrupt ppoll: blocked otherwise, so the flag is checked once per loop. Before
+   * this point they end the helper at once (their default), with nothing attached yet. */
+  sigset_t block, wait_mask;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGINT);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sigprocmask(SIG_BLOCK, &block, &wait_mask);
+  sigdelset(&wait_mask, SIGTERM);
+  sigdelset(&wait_mask, SIGINT);
 
   fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
   fcntl(tap, F_SETFL, fcntl(tap, F_GETFL) | O_NONBLOCK);
@@ -315,10 +344,11 @@ int main(int argc, char **argv) {
       for (int k = 0; k < 64 && out_len + MAX_RECORD + 4 <= OUT_MAX; k++) {
         ssize_t got = read(tap, frame, sizeof frame);
         if (got < 0) {
-          if (errno == EAGAIN || errno == EINTR) break;
-          fprintf(stderr, "%s: reading TAP device %s: %s\n", prog, ifname, strerror(errno));
+          int err = errno;
+          if (err == EAGAIN || err == EINTR) break;
+          fprintf(stderr, "%s: reading TAP device %s: %s\n", prog, ifname, strerror(err));
           stop_requested = 1;
-          code = errno == EBADFD || errno == EIO ? 0 : 1;
+          code = err == EBADFD || err == EIO ? 0 : 1;
           break;
         }
         if (got == 0) break;

@@ -2,7 +2,7 @@
 // Vite + Preact) to static files in dist/web/ that the daemon serves at `/`, and the native helper
 // build/strata-tap-bridge (native/strata-tap-bridge.c, which puts containers on networks) with the system C compiler.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,7 +37,11 @@ if (existsSync(tapSource)) {
     );
   } else {
     mkdirSync(join(root, 'build'), { recursive: true });
-    run(cc, ['-O2', '-Wall', '-Wextra', '-std=c11', '-o', join(root, 'build/strata-tap-bridge'), tapSource]);
+    // Rebuilt on every build (it takes a fraction of a second); warnings are errors, since it runs as root. Written
+    // beside the target and renamed over it, so a helper started meanwhile never runs a half-written file.
+    const out = join(root, 'build/strata-tap-bridge');
+    run(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-std=c11', '-o', `${out}.tmp`, tapSource]);
+    renameSync(`${out}.tmp`, out);
   }
 }
 

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { join, resolve as resolvePath } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import { buildApiServer } from '../api/api-server.js';
@@ -12,7 +11,7 @@ import { StrataError } from '../base/errors.js';
 import { ContainerManager } from '../services/containers/container-manager.js';
 import { ImageStore } from '../services/images/image-store.js';
 import { BuiltinEngine, isAlive } from '../services/instances/builtin-engine.js';
-import { CgroupControls, type ResourceControls } from '../services/instances/cgroups.js';
+import { CgroupControls, cgroupScopeOf, type ResourceControls } from '../services/instances/cgroups.js';
 import type { Engine, EngineName } from '../services/instances/engine.js';
 import { EventLog } from '../services/instances/event-log.js';
 import { InstanceManager } from '../services/instances/instance-manager.js';
@@ -84,9 +83,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const events = new EventLog(store);
   const operations = new OperationManager(store, events);
   // Each daemon home has its own cgroup scope, so daemons of different homes never share an instance's group.
-  const controls =
-    opts.controls ??
-    CgroupControls.detect(undefined, createHash('sha256').update(resolvePath(opts.home)).digest('hex').slice(0, 12));
+  const scope = cgroupScopeOf(opts.home);
+  const controls = opts.controls ?? CgroupControls.detect(undefined, scope);
   logger.info({ controls: controls.support }, `resource controls: ${controls.support.summary}`);
   const engines =
     opts.engines ??
@@ -118,7 +116,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       ],
     ]);
   const imageStore = new ImageStore(opts.home);
-  const containers = new ContainerManager({ home: opts.home });
+  const containers = new ContainerManager({ home: opts.home, cgroupParent: `/strata-containers/${scope}` });
   const sandboxes = new SandboxManager({ home: opts.home });
   const instances = new InstanceManager({
     home: opts.home,
@@ -230,6 +228,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       await app.close();
       await operations.drain(2000);
       store.close();
+      // This home's cgroup scope goes unless a VM that keeps running still has its group in it.
+      controls.close?.();
       rmSync(paths.info, { force: true });
       rmSync(paths.socket, { force: true });
       logger.flush();

@@ -97,6 +97,8 @@ interface NicRecord {
   network: string;
   mac: string;
   helperPid?: number | undefined;
+  /** The helper's start time (ContainerNic.startTime): with the pid, it tells a reused pid from the helper. */
+  helperStart?: string | undefined;
 }
 
 /**
@@ -304,11 +306,9 @@ export class ContainerWorkloads implements WorkloadBackend {
   private async view(c: ContainerInfo): Promise<WorkloadView> {
     const rec = await this.loadNic(c.name).catch(() => undefined);
     if (!rec) return containerView(c);
-    let ipv4: string | null = null;
-    if (c.status !== 'stopped') {
-      const known = this.nics.get(c.name);
-      ipv4 = known?.ipv4 ?? (c.netnsPath ? await readInterfaceIpv4(c.netnsPath) : null);
-    }
+    // The address its DHCP client got when this daemon attached it; never looked up here, since every instance list
+    // and metrics scrape comes through (a container adopted from an earlier daemon shows none here; the API then finds its lease by MAC).
+    const ipv4 = c.status !== 'stopped' ? (this.nics.get(c.name)?.ipv4 ?? null) : null;
     return { ...containerView(c), network: rec.network, ipv4, mac: rec.mac };
   }
 
@@ -352,7 +352,7 @@ export class ContainerWorkloads implements WorkloadBackend {
     });
     const entry = { nic, ipv4: null as string | null };
     this.nics.set(name, entry);
-    await this.saveNic(name, { ...rec, helperPid: nic.pid });
+    await this.saveNic(name, { ...rec, helperPid: nic.pid, helperStart: nic.startTime });
     if (!net.dhcp) return;
     const r = await this.containers.exec(name, DHCP_CLIENT, { signal: AbortSignal.timeout(60_000) }).catch((err) => {
       throw new StrataError('UNAVAILABLE', `container '${name}': DHCP client failed: ${errorMessage(err)}`);
@@ -381,7 +381,7 @@ export class ContainerWorkloads implements WorkloadBackend {
     this.nics.delete(name);
     if (known) await known.nic.remove();
     const r = rec ?? (await this.loadNic(name).catch(() => undefined));
-    if (r?.helperPid && r.helperPid !== known?.nic.pid) await removeHelperByPid(r.helperPid);
+    if (r?.helperPid && r.helperPid !== known?.nic.pid) await removeHelperByPid(r.helperPid, r.helperStart);
   }
 }
 

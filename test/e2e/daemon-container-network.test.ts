@@ -189,3 +189,40 @@ test('daemon: a container and a VM on one network get DHCP leases and ping each 
   assert.ok(!links.includes(ctr.mac), 'no interface with the container MAC on the host');
   assert.deepEqual((await api(d, 'GET', '/1.0/networks/cnet')).body.usedBy, ['/1.0/instances/cnvm']);
 });
+
+test('daemon restart: the next daemon adopts a container on a network, shows its address and ends its helper on stop', {
+  skip,
+  timeout: 5 * 60_000,
+}, async (t) => {
+  const home = tempHome('scr-');
+  let d = await startDaemonProcess(home);
+  t.after(async () => {
+    for (const pid of helpers(home)) process.kill(pid, 'SIGKILL');
+    await cli(d, ['delete', 'cnr1', '--force'], 60_000).catch(() => undefined);
+    await d.stop().catch(() => undefined);
+    rmSync(home, { recursive: true, force: true });
+  });
+  await ok(d, ['network', 'create', 'cnrnet', '--subnet', '10.0.93.0/24', '--dhcp']);
+  await ok(d, ['image', 'pull', 'busybox', '--type', 'container', '-q']);
+  await ok(d, ['launch', 'busybox', 'cnr1', '--type', 'container', '--network', 'cnrnet', '-q']);
+  const addr = await containerAddress(d, 'cnr1');
+  const [helper] = helpers(home);
+  assert.ok(helper, 'one helper runs');
+
+  // The daemon goes; the container, its helper and its lease stay.
+  await d.stop();
+  assert.deepEqual(helpers(home), [helper]);
+  d = await startDaemonProcess(home);
+  const info = await api(d, 'GET', '/1.0/instances/cnr1');
+  assert.equal(info.body.status, 'running');
+  assert.equal(info.body.network, 'cnrnet');
+  assert.deepEqual(await containerAddress(d, 'cnr1'), addr, 'the adopted container keeps its address');
+  const ping = await cli(d, ['exec', 'cnr1', '--', 'ping', '-c', '1', '-W', '5', '10.0.93.1']);
+  assert.equal(ping.code, 0, `the adopted container still reaches its gateway: ${ping.out}`);
+
+  // Stop: the helper the earlier daemon started ends with it (found by its recorded pid and start time).
+  await ok(d, ['stop', 'cnr1']);
+  assert.deepEqual(helpers(home), []);
+  await ok(d, ['delete', 'cnr1']);
+  assert.ok(!(await networkShow(d, 'cnrnet')).ports.some((p) => p.name === 'cnr1'), 'no port after delete');
+});

@@ -15,6 +15,7 @@ import { WebSocket } from 'ws';
 import type { Instance, InstanceState, StrataEvent } from '../../src/api/schema/index.js';
 import { DaemonClient } from '../../src/cli/client.js';
 import { mountPoints } from '../../src/services/containers/host-checks.js';
+import { cgroupScopeOf } from '../../src/services/instances/cgroups.js';
 import { ensureContainerImage } from '../helpers/container-images.js';
 import { startTestDaemon, tempHome } from '../helpers/daemon-harness.js';
 import { startDaemonProcess } from '../helpers/daemon-process.js';
@@ -32,7 +33,8 @@ const hasRunc = (() => {
 })();
 const skip = !isRoot ? 'containers need root (mount, cgroups)' : !hasRunc ? 'runc is not installed' : false;
 const CG = '/sys/fs/cgroup';
-const CG_PARENT = 'strata-containers';
+/** The cgroup folder the daemon of `h` puts its containers under (one per daemon home). */
+const cgParent = (h: string) => join('strata-containers', cgroupScopeOf(h));
 /** Names unique to this test process: cgroups and runc ids are host-global. */
 const tag = `dc${process.pid}`;
 
@@ -111,9 +113,9 @@ async function traces(name: string): Promise<string[]> {
   const out: string[] = [];
   const dir = join(home, 'containers', name);
   for (const m of await mountPoints()) if (m.startsWith(dir)) out.push(`mount ${m}`);
-  if (existsSync(join(CG, CG_PARENT, name))) out.push(`cgroup ${join(CG, CG_PARENT, name)}`);
+  if (existsSync(join(CG, cgParent(home), name))) out.push(`cgroup ${join(CG, cgParent(home), name)}`);
   for (const h of readdirSync(CG)) {
-    const p = join(CG, h, CG_PARENT, name);
+    const p = join(CG, h, cgParent(home), name);
     if (existsSync(p)) out.push(`cgroup ${p}`);
   }
   if (existsSync(dir)) out.push(`folder ${dir}`);
@@ -449,4 +451,59 @@ test('a daemon on a host without runc refuses containers in one line', { timeout
     await d.stop();
     rmSync(home2, { recursive: true, force: true });
   }
+});
+
+test('containers of one name in two daemon homes run in separate cgroups, and a stopped daemon leaves no cgroup folder', {
+  skip,
+  timeout: 180_000,
+}, async (t) => {
+  const name = `${tag}-twin`;
+  const home2 = tempHome('sdc-twin-');
+  const daemon2 = await startTestDaemon(home2);
+  let daemon2Open = true;
+  t.after(async () => {
+    if (daemon2Open) {
+      await daemon2.instances.deleteAny(name, true).catch(() => undefined);
+      await daemon2.close();
+    }
+    rmSync(home2, { recursive: true, force: true });
+  });
+  const pids: number[] = [];
+  for (const h of [home, home2]) {
+    const env = { STRATA_HOME: h };
+    assert.equal(
+      (await runStrata(['image', 'pull', 'busybox', '--type', 'container', '-q'], { env, timeoutMs: 120_000 })).code,
+      0,
+    );
+    const r = await runStrata(['launch', 'busybox', name, '--type', 'container', '-q'], { env, timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const list = JSON.parse(
+      (await runStrata(['list', '--format', 'json'], { env, timeoutMs: 30_000 })).stdout,
+    ) as Instance[];
+    pids.push(list.find((i) => i.name === name)?.vmmPid ?? 0);
+  }
+  // The memory cgroup of each init: its own daemon's, not one shared by the two.
+  const memoryGroup = (pid: number) =>
+    readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+      .split('\n')
+      .find((l) => /:memory:|^0::/.test(l))
+      ?.replace(/^[^:]*:[^:]*:/, '');
+  const [g1, g2] = pids.map(memoryGroup);
+  assert.equal(g1, `/${cgParent(home)}/${name}`);
+  assert.equal(g2, `/${cgParent(home2)}/${name}`);
+  assert.notEqual(g1, g2);
+
+  // The second daemon stops and keeps its container; once that container is gone, a later daemon's stop removes the
+  // home's cgroup folder.
+  await daemon2.close();
+  daemon2Open = false;
+  const again = await startTestDaemon(home2);
+  const op = await again.instances.deleteAny(name, true);
+  const c2 = new DaemonClient({ baseUrl: again.url, token: again.token });
+  await c2.call('GET', `/1.0/operations/${op.id}/wait?timeout=60`);
+  await again.close();
+  const left = readdirSync(CG).filter((h) => existsSync(join(CG, h, cgParent(home2))));
+  assert.deepEqual(left, [], 'no cgroup folder of the second home is left');
+  assert.equal((await strata(['delete', name, '--force', '-q'])).code, 0);
+  assert.deepEqual(await traces(name), []);
 });

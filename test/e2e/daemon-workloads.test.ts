@@ -11,6 +11,7 @@ import { WebSocket } from 'ws';
 import type { Instance, Operation } from '../../src/api/schema/index.js';
 import { DaemonClient } from '../../src/cli/client.js';
 import { mountPoints } from '../../src/services/containers/host-checks.js';
+import { cgroupScopeOf } from '../../src/services/instances/cgroups.js';
 import { startTestDaemon, tempHome } from '../helpers/daemon-harness.js';
 import { runStrata } from '../helpers/strata-cli.js';
 import { echoModule, helloModule } from '../helpers/wasi-modules.js';
@@ -18,8 +19,8 @@ import { echoModule, helloModule } from '../helpers/wasi-modules.js';
 const isRoot = process.getuid?.() === 0;
 const skip = isRoot ? false : 'containers need root (mount, cgroups)';
 const CG = '/sys/fs/cgroup';
-/** The cgroup folder the daemon's container manager places containers under (its default). */
-const CG_PARENT = 'strata-containers';
+/** The cgroup folder the daemon's container manager places containers under (one per daemon home). */
+const cgParent = () => join('strata-containers', cgroupScopeOf(home));
 
 let home: string;
 let daemon: Awaited<ReturnType<typeof startTestDaemon>>;
@@ -85,7 +86,7 @@ async function traces(name: string): Promise<string[]> {
   const dir = join(home, 'containers', name);
   for (const m of await mountPoints()) if (m.startsWith(dir)) out.push(`mount ${m}`);
   for (const h of readdirSync(CG)) {
-    const p = join(CG, h, CG_PARENT, name);
+    const p = join(CG, h, cgParent(), name);
     if (existsSync(p)) out.push(`cgroup ${p}`);
   }
   if (existsSync(dir)) out.push(`folder ${dir}`);

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -13,6 +14,7 @@ import { promisify } from 'node:util';
 import {
   attachContainerNic,
   readInterfaceIpv4,
+  removeHelperByPid,
   TAP_BRIDGE_PATH,
   tapBridgeUnavailable,
 } from '../../src/services/containers/network-hook.js';
@@ -70,6 +72,7 @@ test('bad arguments are one-line errors with exit 2', { skip }, () => {
     [['--socket', '/x', '--ifname', 'eth0', '--bogus', '1'], /unknown option '--bogus'/],
     [['--socket', '/x', '--ifname'], /option --ifname needs a value/],
     [['--socket', '/x', '--ifname', 'eth0', '--watch-pid', 'abc'], /invalid pid 'abc'/],
+    [['--socket', '/x', '--ifname', 'eth0', '--hello-timeout', '0'], /invalid hello timeout '0'/],
   ];
   for (const [args, re] of cases) {
     const r = helperRun(args);
@@ -208,6 +211,13 @@ test('two helpers on one switch endpoint: namespaces ping each other; helpers en
   await until('the helper to follow the watched process', () => !alive(c.pid));
   assert.doesNotMatch(links(nsA), /eth0/);
 
+  // A later daemon ends a helper by the pid and start time its record kept: a pid now used by another helper
+  // (one that started at another time) is left alone.
+  assert.ok(b.startTime, 'the NIC knows when its helper started');
+  await removeHelperByPid(b.pid, `${b.startTime}1`);
+  assert.equal(alive(b.pid), true, 'a helper with another start time is not signalled');
+  assert.match(links(nsB), /eth0/);
+
   // The network going away ends the remaining helper.
   assert.match(links(nsB), /eth0/);
   await host.close();
@@ -235,5 +245,58 @@ test('a helper whose interface name is taken fails with the kernel reason and le
     attachContainerNic({ netnsPath: `/run/netns/${ns}`, endpointPath: host.endpoint.path, network: 'taptest2' }),
     /container NIC on network 'taptest2' failed: cannot create TAP device eth0: /,
   );
+  await until('no port on the switch', () => host.sw.ports().length === 0);
+});
+
+test('an endpoint that never answers the hello makes the helper fail after its timeout, leaving nothing', {
+  skip,
+  timeout: 30_000,
+}, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-tap-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Takes the connection, reads the hello, never answers (a hung switch process).
+  const held: Socket[] = [];
+  const mute = createServer((s) => {
+    held.push(s);
+    s.resume();
+  });
+  const path = join(dir, 'mute.sock');
+  await new Promise<void>((r) => mute.listen(path, r));
+  t.after(() => {
+    for (const s of held) s.destroy();
+    mute.close();
+  });
+  const ns = `stb-d-${process.pid}`;
+  if (spawnSync('ip', ['netns', 'add', ns]).status !== 0) {
+    t.skip('cannot create a network namespace');
+    return;
+  }
+  t.after(() => spawnSync('ip', ['netns', 'del', ns]));
+  const child = spawn(
+    TAP_BRIDGE_PATH,
+    ['--socket', path, '--ifname', 'eth0', '--netns', `/run/netns/${ns}`, '--hello-timeout', '1'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.after(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+  });
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /the switch endpoint .*mute\.sock did not answer the hello within 1 s/);
+  assert.doesNotMatch(links(ns), /eth0/);
+});
+
+test('the helper refuses to put its device into its own network namespace', { skip, timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-tap-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const host = await serveNetwork({ name: 'taptest3' }, { runDir: dir, dnsUpstream: null });
+  t.after(() => host.close());
+  // A container's /proc/PID/ns/net whose PID now names a host process: the device must never reach the host.
+  const own = helperRun(['--socket', host.endpoint.path, '--ifname', 'stbhost0', '--netns', '/proc/self/ns/net']);
+  assert.equal(own.status, 1, own.stderr);
+  assert.match(own.stderr, /network namespace \/proc\/self\/ns\/net is the helper's own/);
+  assert.doesNotMatch(spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout, /stbhost0/);
   await until('no port on the switch', () => host.sw.ports().length === 0);
 });

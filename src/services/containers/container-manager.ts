@@ -18,7 +18,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { closeSync, constants as fsConstants, openSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, readdirSync, rmdirSync } from 'node:fs';
 import { lstat, readdir, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -237,6 +237,9 @@ interface Live {
   oomAtStart: number;
 }
 
+/** The cgroup folder containers go under when the manager is given none. */
+const DEFAULT_CGROUP_PARENT = '/strata-containers';
+
 /**
  * Runs system containers. One instance per daemon; every verb on one container is serialised. Errors are
  * StrataErrors: NOT_FOUND (no such container), ALREADY_EXISTS, CONFLICT (wrong state), INVALID_ARGUMENT (bad
@@ -263,7 +266,7 @@ export class ContainerManager {
     this.containersDir = join(opts.home, 'containers');
     this.runc = new Runc(opts.runcBinary ?? 'runc', opts.runcStateDir ?? join(this.containersDir, '.runc'));
     this.cgroupRoot = opts.cgroupRoot ?? '/sys/fs/cgroup';
-    this.cgroupParent = (opts.cgroupParent ?? '/strata-containers').replace(/\/+$/, '');
+    this.cgroupParent = (opts.cgroupParent ?? DEFAULT_CGROUP_PARENT).replace(/\/+$/, '');
     this.hostArch = opts.hostArch ?? debianArchOf(process.arch);
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
   }
@@ -764,7 +767,8 @@ export class ContainerManager {
         live.pid = st.pid;
         live.paused = st.status === 'paused';
         live.finished = (async () => {
-          while (pidAlive(st.pid)) await new Promise((r) => setTimeout(r, 250));
+          // Polling ends with the init, or when this manager lets go (`detach`), so it never holds the process.
+          while (pidAlive(st.pid) && !live.detached) await new Promise((r) => setTimeout(r, 250));
           await this.finishRun(st.id, live, null, null);
         })();
         this.live.set(st.id, live);
@@ -782,11 +786,30 @@ export class ContainerManager {
   detach(): void {
     for (const [name, live] of this.live) {
       live.detached = true;
+      // `runc run` stays the init's parent until the container ends; this process must not wait for it to exit.
+      live.child?.unref();
       live.reader.destroy();
       live.writer?.destroy();
       for (const end of [...live.enders]) end();
       this.live.delete(name);
       this.oomSeen.delete(name);
+    }
+    // A parent of this manager's own (not the shared default) goes once no container's group is left in it.
+    if (this.cgroupParent !== DEFAULT_CGROUP_PARENT) {
+      const rel = this.cgroupParent.replace(/^\/+/, '');
+      let hierarchies: string[] = [];
+      try {
+        hierarchies = readdirSync(this.cgroupRoot);
+      } catch {
+        // No cgroup file system: nothing was made.
+      }
+      for (const d of [join(this.cgroupRoot, rel), ...hierarchies.map((h) => join(this.cgroupRoot, h, rel))]) {
+        try {
+          rmdirSync(d);
+        } catch {
+          // Still holds a running container's group, or was never made there.
+        }
+      }
     }
   }
 
@@ -1069,11 +1092,15 @@ export class ContainerManager {
     const gone = live.finished.then(() => true);
     if (!opts.force) {
       await this.runc.kill(name, 'TERM').catch(() => undefined);
-      const inTime = await Promise.race([gone, new Promise<false>((r) => setTimeout(() => r(false), timeoutMs))]);
+      // Unref'd: a grace period that is not needed any more must not hold the daemon's exit for its length.
+      const inTime = await Promise.race([
+        gone,
+        new Promise<false>((r) => setTimeout(() => r(false), timeoutMs).unref()),
+      ]);
       if (inTime) return;
     }
     await this.runc.kill(name, 'KILL').catch(() => undefined);
-    const inTime = await Promise.race([gone, new Promise<false>((r) => setTimeout(() => r(false), 10_000))]);
+    const inTime = await Promise.race([gone, new Promise<false>((r) => setTimeout(() => r(false), 10_000).unref())]);
     if (!inTime) {
       // runc itself hangs: end it; finishRun then cleans up.
       if (live.child) live.child.kill('SIGKILL');

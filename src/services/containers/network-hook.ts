@@ -50,6 +50,11 @@ export interface ContainerNic {
   portNo: number;
   /** The helper's pid. */
   pid: number;
+  /**
+   * When the helper started (`/proc/PID/stat` start time, in clock ticks since boot): with the pid, what names this
+   * helper for good, so that a later daemon never ends another process that got the same pid. Undefined if unread.
+   */
+  startTime: string | undefined;
   /** Ends the helper (which removes the TAP device). Quiet when it is already gone. */
   remove(): Promise<void>;
 }
@@ -129,13 +134,14 @@ export async function attachContainerNic(opts: ContainerNicOptions): Promise<Con
   child.stderr?.destroy();
   child.unref();
   const pid = child.pid as number;
+  const startTime = processStartTime(pid);
   const remove = async () => {
     // Once it has exited (and was reaped) its pid may belong to another process: never signal it then.
     if (!done) await endProcess(pid, exited);
     // Gone, perhaps still a zombie for a moment: let Node reap it, so no trace of it is left once this resolves.
     await Promise.race([exited, sleep(1000)]);
   };
-  return { ifName, portNo, pid, remove };
+  return { ifName, portNo, pid, startTime, remove };
 }
 
 /** Ends the helper `pid`: SIGTERM, then SIGKILL after 2 s; resolves once it is gone. */
@@ -166,13 +172,26 @@ async function endProcess(pid: number, exited?: Promise<unknown>): Promise<void>
 
 /**
  * Ends a helper left by an earlier daemon, found by its pid; checks that the pid is a TAP bridge helper (its
- * command line) so a reused pid is never signalled.
+ * command line) that started at `startTime` (ContainerNic.startTime, when the record has it), so a reused pid, even
+ * one now used by the helper of another container, is never signalled.
  */
-export async function removeHelperByPid(pid: number): Promise<void> {
+export async function removeHelperByPid(pid: number, startTime?: string): Promise<void> {
   if (!Number.isSafeInteger(pid) || pid <= 0 || !alive(pid)) return;
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   if (!cmdline.split('\0')[0]?.endsWith('strata-tap-bridge')) return;
+  if (startTime !== undefined && processStartTime(pid) !== startTime) return;
   await endProcess(pid);
+}
+
+/** Start time of process `pid` (field 22 of `/proc/PID/stat`, clock ticks since boot); undefined when gone. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses): state is field 3, start time 22.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 function alive(pid: number): boolean {

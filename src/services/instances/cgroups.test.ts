@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -59,4 +60,30 @@ test('without cgroups the controls say clearly that CPU limits are not enforced'
   assert.equal(c.support.kind, 'none');
   assert.match(c.support.summary, /NOT enforced/);
   assert.match(c.apply('vm1', 1, limits, 1)[0] ?? '', /NOT enforced/);
+});
+
+test('a daemon scope on the host cgroups is removed when the daemon closes, unless an instance group is left', async (t) => {
+  const root = '/sys/fs/cgroup';
+  const probe = CgroupControls.detect(root);
+  if (probe.support.kind === 'none' || process.getuid?.() !== 0) {
+    t.skip(`no writable host cgroups: ${probe.support.summary}`);
+    return;
+  }
+  const scopeDir = (scope: string) =>
+    probe.support.kind === 'cgroup-v2' ? join(root, 'strata', scope) : join(root, 'cpu', 'strata', scope);
+  const scope = `test-close-${process.pid}`;
+  const c = CgroupControls.detect(root, scope);
+  // A process standing in for a VMM that keeps running after its daemon stops.
+  const vmm = spawn('sleep', ['60'], { stdio: 'ignore' });
+  const exited = new Promise((r) => vmm.once('exit', r));
+  t.after(() => vmm.kill('SIGKILL'));
+  assert.deepEqual(c.apply('vmclose', vmm.pid as number, limits, 64 * 1024 * 1024), []);
+  c.close();
+  assert.ok(existsSync(scopeDir(scope)), 'the scope stays while an instance group is in it');
+  vmm.kill('SIGKILL');
+  await exited;
+  c.remove('vmclose');
+  c.close();
+  assert.equal(existsSync(scopeDir(scope)), false, 'the empty scope is gone');
+  assert.ok(existsSync(scopeDir('')), 'the shared parent stays');
 });

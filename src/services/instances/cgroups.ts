@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { errorMessage, StrataError } from '../../base/errors.js';
 import type { InstanceLimits } from './state-store.js';
 
@@ -20,6 +21,17 @@ export interface ResourceControls {
   throttledSeconds(name: string): number | undefined;
   /** Removes the instance's group (its VMM is gone). */
   remove(name: string): void;
+  /** The daemon stops: removes what it made that no instance uses (its scope, once empty). */
+  close?(): void;
+}
+
+/**
+ * The cgroup scope of a daemon home: 12 hex digits of a hash of its absolute path. Daemons of different homes on one
+ * host put their VMs' groups under `strata/SCOPE` and their containers' under `strata-containers/SCOPE`, so two
+ * instances of one name never share a group.
+ */
+export function cgroupScopeOf(home: string): string {
+  return createHash('sha256').update(resolve(home)).digest('hex').slice(0, 12);
 }
 
 /** Host memory a VMM may use beyond guest RAM: its own code, JavaScript heap and I/O buffers. */
@@ -146,6 +158,25 @@ export class CgroupControls implements ResourceControls {
       return ns ? Number(ns[1]) / 1e9 : undefined;
     } catch {
       return undefined;
+    }
+  }
+
+  /**
+   * Removes this daemon's scope groups (`strata/SCOPE`) when no instance group is left in them (VMs that keep
+   * running after the daemon stops keep theirs, and so the scope); the shared `strata` parent stays.
+   */
+  close(): void {
+    if (this.base === 'strata' || this.support.kind === 'none') return;
+    const dirs =
+      this.support.kind === 'cgroup-v2'
+        ? [join(this.root, this.base)]
+        : [join(this.root, 'cpu', this.base), join(this.root, 'memory', this.base)];
+    for (const d of dirs) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // Still holds an instance's group (a running VM), or already gone.
+      }
     }
   }
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -179,4 +181,38 @@ test('ensureNetworkServed starts a server once for racing callers and fails clea
     /unknown network 'other' \(known: solo\)/,
   );
   assert.ok(existsSync(networkPaths(store.runDir, 'solo').runtime));
+});
+
+test('the endpoint and control sockets of a served network let only their owner connect', async (t) => {
+  const store = home(t);
+  await store.create({ name: 'privnet', dhcp: false, nat: false });
+  const host = await serveNetworkGroup(store, 'privnet', { dnsUpstream: null });
+  t.after(() => host.close());
+  // The control socket writes captures to any path it is given and the endpoint dials any socket it is named.
+  const paths = networkPaths(store.runDir, 'privnet');
+  assert.equal((statSync(paths.socket).mode & 0o777).toString(8), '600');
+  assert.equal((statSync(paths.control).mode & 0o777).toString(8), '600');
+});
+
+test('a control request to a network process that does not answer fails after its timeout', async (t) => {
+  const store = home(t);
+  await mkdir(store.runDir, { recursive: true });
+  // Takes the request and never answers: a hung network process.
+  const held: Socket[] = [];
+  const mute = createServer((s) => {
+    held.push(s);
+    s.resume();
+  });
+  await new Promise<void>((r) => mute.listen(networkPaths(store.runDir, 'hung').control, r));
+  t.after(() => {
+    for (const s of held) s.destroy();
+    mute.close();
+  });
+  await assert.rejects(
+    controlRequest(store.runDir, 'hung', { op: 'status' }, undefined, 200),
+    (e: unknown) =>
+      isStrataError(e) &&
+      e.code === 'UNAVAILABLE' &&
+      /network 'hung' did not answer a status request within 200 ms/.test(e.message),
+  );
 });

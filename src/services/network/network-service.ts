@@ -16,7 +16,7 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { StrataError } from '../../base/errors.js';
@@ -336,6 +336,8 @@ export async function serveNetworkGroup(
         );
         served.control.listen(paths.control, () => resolve());
       });
+      // A control request can write a capture to any path: only the owner may connect.
+      await chmod(paths.control, 0o600);
       await writeFile(paths.runtime, `${JSON.stringify(runtime, null, 2)}\n`);
     }
   } catch (e) {
@@ -427,6 +429,11 @@ export async function controlRequest<T>(
   req: ControlRequest,
   /** Aborting sends "stop": a running capture ends and answers with what it has. */
   signal?: AbortSignal,
+  /**
+   * How long to wait for the answer before giving up with UNAVAILABLE (a hung network process must not hang a
+   * metrics scrape or `network show`); default 10 s for status and flows, none for a capture (it has its own end).
+   */
+  timeoutMs: number | undefined = req.op === 'capture' ? undefined : 10_000,
 ): Promise<T> {
   const path = networkPaths(runDir, name).control;
   const sock = await new Promise<Socket>((resolve, reject) => {
@@ -438,12 +445,27 @@ export async function controlRequest<T>(
   });
   return new Promise<T>((resolve, reject) => {
     let buf = '';
+    let timedOut = false;
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            sock.destroy();
+          }, timeoutMs);
     sock.setEncoding('utf8');
     sock.on('data', (d: string) => {
       buf += d;
     });
     sock.on('error', () => {});
     sock.on('close', () => {
+      clearTimeout(timer);
+      if (timedOut) {
+        reject(
+          new StrataError('UNAVAILABLE', `network '${name}' did not answer a ${req.op} request within ${timeoutMs} ms`),
+        );
+        return;
+      }
       try {
         const a = JSON.parse(buf) as { ok: boolean; result?: T; code?: string; error?: string };
         if (a.ok) resolve(a.result as T);

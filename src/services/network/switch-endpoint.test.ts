@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -226,4 +226,57 @@ test('a dialled port carries bare records to a listening peer, lives on after th
     /absolute Unix socket path/,
   );
   assert.equal(sw.portByName('bad'), undefined, 'a failed dial leaves no port');
+});
+
+test('only the owner may connect to the endpoint, and a dial goes only to a socket of the same owner', async (t) => {
+  const dir = tmp(t);
+  const sw = new VirtualSwitch({ name: 'perm' });
+  const path = join(dir, 's.sock');
+  const ep = await SwitchEndpointServer.listen(path, sw, { network: 'perm' });
+  t.after(() => ep.close());
+  // A dial makes the switch's process connect somewhere: the endpoint is as private as the process itself.
+  assert.equal((statSync(path).mode & 0o777).toString(8), '600');
+  const notSocket = join(dir, 'plain-file');
+  writeFileSync(notSocket, '');
+  await assert.rejects(
+    requestDialledPort(path, { network: 'perm', name: 'bad', dial: notSocket }),
+    /refused the attachment: dial needs a Unix socket: .*plain-file is not one/,
+  );
+  const foreign = join(dir, 'foreign.sock');
+  const server = createServer(() => {});
+  await new Promise<void>((r) => server.listen(foreign, r));
+  t.after(() => server.close());
+  if (process.getuid?.() === 0) {
+    chownSync(foreign, 65534, 65534);
+    await assert.rejects(
+      requestDialledPort(path, { network: 'perm', name: 'bad', dial: foreign }),
+      /refused the attachment: .*foreign\.sock belongs to uid 65534, not to this network's user \(uid 0\)/,
+    );
+  }
+  assert.equal(sw.portByName('bad'), undefined, 'a refused dial leaves no port');
+});
+
+test('a dial the switch refuses after connecting (a bad VLAN) closes the dialled connection', async (t) => {
+  const dir = tmp(t);
+  const sw = new VirtualSwitch({ name: 'dv' });
+  const path = join(dir, 's.sock');
+  const ep = await SwitchEndpointServer.listen(path, sw, { network: 'dv' });
+  t.after(() => ep.close());
+  const peerPath = join(dir, 'nic0.sock');
+  let closedByServer: Promise<void> | undefined;
+  const peerServer = createServer((s) => {
+    closedByServer = new Promise((r) => s.once('close', () => r()));
+    s.resume();
+  });
+  await new Promise<void>((r) => peerServer.listen(peerPath, r));
+  t.after(() => peerServer.close());
+  await assert.rejects(
+    requestDialledPort(path, { network: 'dv', name: 'badvlan', dial: peerPath, vlan: { mode: 'access', vlan: 9999 } }),
+    /refused the attachment: VLAN id out of range 1\.\.4094: 9999/,
+  );
+  assert.ok(closedByServer, 'the switch had connected');
+  await closedByServer;
+  for (let i = 0; i < 100 && ep.connections > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(ep.connections, 0, 'no connection is left');
+  assert.equal(sw.portByName('badvlan'), undefined);
 });

@@ -15,9 +15,13 @@
  * carry the port's frames there, as bare records with no hello (what QEMU's `-netdev stream,server=on` listens
  * for). The answer comes once that connection is up, and the hello connection then ends; the port lives as long as
  * the dialled connection, so it does not depend on the process that asked for it.
+ *
+ * A dial makes this process connect where it is told, so the endpoint socket is made private to its owner (mode
+ * 0600) and a dial goes only to a Unix socket owned by the user this process runs as.
  */
 
-import { existsSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { StrataError } from '../../base/errors.js';
 import type { NetBackend } from '../../machine/ports/net-backend.js';
@@ -117,6 +121,12 @@ export class SwitchEndpointServer {
       ep.server.once('error', (e) => reject(new StrataError('IO', `cannot listen on ${path}: ${e.message}`)));
       ep.server.listen(path, () => resolve());
     });
+    try {
+      chmodSync(path, 0o600);
+    } catch (e) {
+      await ep.close();
+      throw new StrataError('IO', `cannot make ${path} private: ${(e as Error).message}`);
+    }
     return ep;
   }
 
@@ -206,23 +216,42 @@ export class SwitchEndpointServer {
     if (typeof path !== 'string' || !path.startsWith('/') || path.length > 107) {
       throw new Error(`dial needs an absolute Unix socket path, not ${JSON.stringify(path)}`);
     }
+    const st = await lstat(path).catch((e: NodeJS.ErrnoException) => {
+      throw new Error(`cannot connect to ${path}: ${e.code ?? e.message}`);
+    });
+    if (!st.isSocket()) throw new Error(`dial needs a Unix socket: ${path} is not one`);
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid) {
+      throw new Error(`dial refused: ${path} belongs to uid ${st.uid}, not to this network's user (uid ${uid})`);
+    }
+    const rate = hello.rateBytesPerSec;
+    if (rate !== undefined && (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0)) {
+      throw new Error(`invalid rateBytesPerSec ${JSON.stringify(rate)}`);
+    }
     const peer = await new Promise<Socket>((resolve, reject) => {
       const c = createConnection(path);
       c.once('connect', () => resolve(c));
       c.once('error', (e) => reject(new Error(`cannot connect to ${path}: ${e.message}`)));
     });
-    this.sockets.add(peer);
     const maxQueued = this.opts.maxQueuedBytes ?? 1 << 20;
     const name = this.freePortName(hello.name);
-    const port = this.sw.addPort({
-      name,
-      vlan: hello.vlan ?? this.opts.defaultVlan,
-      sink: (f) => {
-        if (peer.destroyed || peer.writableLength > maxQueued) return false;
-        peer.write(encodeRecord(f));
-        return true;
-      },
-    });
+    let port: SwitchPort;
+    try {
+      port = this.sw.addPort({
+        name,
+        vlan: hello.vlan ?? this.opts.defaultVlan,
+        sink: (f) => {
+          if (peer.destroyed || peer.writableLength > maxQueued) return false;
+          peer.write(encodeRecord(f));
+          return true;
+        },
+      });
+    } catch (e) {
+      // Refused (a bad VLAN, a closed switch): the connection made for it goes too.
+      peer.destroy();
+      throw e;
+    }
+    this.sockets.add(peer);
     if (hello.rateBytesPerSec) port.setRateLimit({ bytesPerSecond: hello.rateBytesPerSec });
     const reader = new RecordReader();
     peer.on('data', (chunk: Buffer) => {
