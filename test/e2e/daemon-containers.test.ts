@@ -15,26 +15,17 @@ import { WebSocket } from 'ws';
 import type { Instance, InstanceState, StrataEvent } from '../../src/api/schema/index.js';
 import { DaemonClient } from '../../src/cli/client.js';
 import { mountPoints } from '../../src/services/containers/host-checks.js';
-import { cgroupScopeOf } from '../../src/services/instances/cgroups.js';
+import { CGROUP_ROOT, containerCgroupParent, containerSkipReason } from '../helpers/container-cgroups.js';
 import { ensureContainerImage } from '../helpers/container-images.js';
 import { startTestDaemon, tempHome } from '../helpers/daemon-harness.js';
 import { startDaemonProcess } from '../helpers/daemon-process.js';
 import { runStrata } from '../helpers/strata-cli.js';
 import { helloModule, spinModule } from '../helpers/wasi-modules.js';
 
-const isRoot = process.getuid?.() === 0;
-const hasRunc = (() => {
-  try {
-    execFileSync('runc', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const skip = !isRoot ? 'containers need root (mount, cgroups)' : !hasRunc ? 'runc is not installed' : false;
-const CG = '/sys/fs/cgroup';
+const skip = containerSkipReason();
+const CG = CGROUP_ROOT;
 /** The cgroup folder the daemon of `h` puts its containers under (one per daemon home). */
-const cgParent = (h: string) => join('strata-containers', cgroupScopeOf(h));
+const cgParent = containerCgroupParent;
 /** Names unique to this test process: cgroups and runc ids are host-global. */
 const tag = `dc${process.pid}`;
 

@@ -23,21 +23,13 @@ import { after, before, test } from 'node:test';
 import type { Instance } from '../../src/api/schema/index.js';
 import { DaemonClient } from '../../src/cli/client.js';
 import { mountPoints } from '../../src/services/containers/host-checks.js';
+import { CGROUP_ROOT, containerCgroupParent, containerSkipReason } from '../helpers/container-cgroups.js';
 import { ensureContainerImage } from '../helpers/container-images.js';
 import { startTestDaemon, tempHome } from '../helpers/daemon-harness.js';
 import { runStrata } from '../helpers/strata-cli.js';
 import { argsEnvModule, catModule } from '../helpers/wasi-modules.js';
 
-const isRoot = process.getuid?.() === 0;
-const hasRunc = (() => {
-  try {
-    execFileSync('runc', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const skipContainers = !isRoot ? 'containers need root (mount, cgroups)' : !hasRunc ? 'runc is not installed' : false;
+const skipContainers = containerSkipReason();
 /** Names unique to this test process: cgroups and runc ids are host-global. */
 const tag = `df${process.pid}`;
 
@@ -245,9 +237,9 @@ async function seedDebianImage(): Promise<void> {
 
 /** The container's memory limit as its cgroup holds it (v1 or v2). */
 function cgroupFile(name: string, v1: [string, string], v2: string): string {
-  const p1 = join('/sys/fs/cgroup', v1[0], 'strata-containers', name, v1[1]);
+  const p1 = join(CGROUP_ROOT, v1[0], containerCgroupParent(home), name, v1[1]);
   if (existsSync(p1)) return readFileSync(p1, 'utf8').trim();
-  return readFileSync(join('/sys/fs/cgroup', 'strata-containers', name, v2), 'utf8').trim();
+  return readFileSync(join(CGROUP_ROOT, containerCgroupParent(home), name, v2), 'utf8').trim();
 }
 
 test('a container: push and pull round-trip, links stay inside its root, a stopped one takes a push too', {

@@ -11,16 +11,16 @@ import { WebSocket } from 'ws';
 import type { Instance, Operation } from '../../src/api/schema/index.js';
 import { DaemonClient } from '../../src/cli/client.js';
 import { mountPoints } from '../../src/services/containers/host-checks.js';
-import { cgroupScopeOf } from '../../src/services/instances/cgroups.js';
+import { CGROUP_ROOT, containerCgroupParent } from '../helpers/container-cgroups.js';
 import { startTestDaemon, tempHome } from '../helpers/daemon-harness.js';
 import { runStrata } from '../helpers/strata-cli.js';
 import { echoModule, helloModule } from '../helpers/wasi-modules.js';
 
 const isRoot = process.getuid?.() === 0;
 const skip = isRoot ? false : 'containers need root (mount, cgroups)';
-const CG = '/sys/fs/cgroup';
+const CG = CGROUP_ROOT;
 /** The cgroup folder the daemon's container manager places containers under (one per daemon home). */
-const cgParent = () => join('strata-containers', cgroupScopeOf(home));
+const cgParent = () => containerCgroupParent(home);
 
 let home: string;
 let daemon: Awaited<ReturnType<typeof startTestDaemon>>;
