@@ -2,16 +2,24 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StrataError } from '../../base/errors.js';
 import { parseSizeBytes } from '../../base/units.js';
-import { checkVolumeName, type VolumeInfo } from '../../services/storage/pools/pool-driver.js';
+import {
+  checkName,
+  checkVolumeName,
+  checkVolumeSize,
+  type VolumeInfo,
+} from '../../services/storage/pools/pool-driver.js';
 import type { ApiDeps } from '../api-deps.js';
 import { accepted } from '../reply-helpers.js';
 import type { ApiRoute } from '../route.js';
 import { ErrorBody, Operation } from '../schema/common.js';
 import {
+  CloneVolume,
   CopyVolume,
+  CreateStoragePool,
   CreateVolume,
   CreateVolumeSnapshot,
   PoolParams,
+  ResizeVolume,
   SnapshotParams,
   StoragePool,
   StorageVolume,
@@ -31,10 +39,26 @@ function namingName(err: unknown, field: string): unknown {
   return err;
 }
 
+/** A pool registry's INVALID_ARGUMENT about a pool name or directory, naming the field of the request. */
+function poolField(err: unknown, name: string): unknown {
+  if (err instanceof StrataError && err.code === 'INVALID_ARGUMENT') {
+    const field = /pool name|unknown pool type/.test(err.message)
+      ? /type/.test(err.message)
+        ? 'type'
+        : 'name'
+      : 'path';
+    return new StrataError('INVALID_ARGUMENT', `invalid ${field}: ${err.message.replace(/^invalid /, '')}`);
+  }
+  if (err instanceof StrataError && err.code === 'IO') {
+    return new StrataError('INVALID_ARGUMENT', `invalid path: storage pool '${name}': ${err.message}`);
+  }
+  return err;
+}
+
 /**
- * Routes of `/1.0/storage-pools`: list pools; list, show, create, copy and delete the volumes of a pool; create,
- * list, revert and delete a volume's snapshots. A delete or a revert is refused (409) while a VM has the volume
- * open or another volume is a clone of it.
+ * Routes of `/1.0/storage-pools`: list, create, show and delete pools; list, show, create, resize, clone, copy and
+ * delete the volumes of a pool; create, list, revert and delete a volume's snapshots. A delete, a resize or a revert
+ * is refused (409) while a VM has the volume open or another volume is a clone of it.
  */
 export function storageRoutes(deps: ApiDeps): ApiRoute[] {
   const pools = deps.pools;
@@ -47,6 +71,49 @@ export function storageRoutes(deps: ApiDeps): ApiRoute[] {
       tag: 'storage',
       responses: { 200: Type.Array(StoragePool) },
       handler: async () => Promise.all((await pools.definitions()).map((d) => pools.info(d.name))),
+    },
+    {
+      method: 'POST',
+      url: '/1.0/storage-pools',
+      operationId: 'createStoragePool',
+      summary: 'Create a directory pool (its volumes inside the registry, or in a directory of the daemon host)',
+      tag: 'storage',
+      body: CreateStoragePool,
+      responses: { 201: StoragePool, 400: ErrorBody, 409: ErrorBody },
+      handler: async (req, reply: FastifyReply) => {
+        const b = req.body as CreateStoragePool;
+        try {
+          checkName(b.name, 'pool');
+          await pools.create(b.name, { ...(b.type ? { type: b.type } : {}), ...(b.path ? { path: b.path } : {}) });
+        } catch (err) {
+          throw poolField(err, b.name);
+        }
+        reply.code(201);
+        return pools.info(b.name);
+      },
+    },
+    {
+      method: 'GET',
+      url: '/1.0/storage-pools/:pool',
+      operationId: 'getStoragePool',
+      summary: 'Show a pool with its volume count, allocation and free space',
+      tag: 'storage',
+      params: PoolParams,
+      responses: { 200: StoragePool, 400: ErrorBody, 404: ErrorBody },
+      handler: async (req) => pools.info((req as PoolReq).params.pool),
+    },
+    {
+      method: 'DELETE',
+      url: '/1.0/storage-pools/:pool',
+      operationId: 'deleteStoragePool',
+      summary: 'Delete an empty pool (a directory given at creation stays)',
+      tag: 'storage',
+      params: PoolParams,
+      responses: { 200: Type.Object({}), 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      handler: async (req) => {
+        await pools.delete((req as PoolReq).params.pool);
+        return {};
+      },
     },
     {
       method: 'GET',
@@ -142,6 +209,82 @@ export function storageRoutes(deps: ApiDeps): ApiRoute[] {
             await held.release();
           }
         });
+        return accepted(reply, op);
+      },
+    },
+    {
+      method: 'PATCH',
+      url: '/1.0/storage-pools/:pool/volumes/:name',
+      operationId: 'resizeStorageVolume',
+      summary: 'Grow a volume no VM uses (shrinking is refused); a size with a leading + grows by that much',
+      tag: 'storage',
+      params: VolumeParams,
+      body: ResizeVolume,
+      responses: { 200: StorageVolume, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      handler: async (req) => {
+        const p = (req as VolumeReq).params;
+        const b = req.body as ResizeVolume;
+        const pool = await pools.open(p.pool);
+        const current = await pool.getVolume(p.name);
+        let sizeBytes: number;
+        if (typeof b.size === 'number') sizeBytes = b.size;
+        else if (b.size.startsWith('+')) sizeBytes = current.capacityBytes + parseSize(b.size.slice(1));
+        else sizeBytes = parseSize(b.size);
+        try {
+          checkVolumeSize(sizeBytes, 'size');
+        } catch (err) {
+          throw new StrataError('INVALID_ARGUMENT', (err as Error).message);
+        }
+        if (current.users.length > 0) {
+          throw new StrataError(
+            'CONFLICT',
+            `volume '${p.name}' is in use by ${current.users.map((u) => `pid ${u.pid} (${u.mode})`).join(', ')}: stop the VM before resizing it`,
+          );
+        }
+        return pool.resizeVolume(p.name, sizeBytes);
+      },
+    },
+    {
+      method: 'POST',
+      url: '/1.0/storage-pools/:pool/volumes/:name/clone',
+      operationId: 'cloneStorageVolume',
+      summary:
+        'Make a thin copy-on-write qcow2 overlay of a volume in the same pool; the base stays read-only while clones use it. Returns an operation',
+      tag: 'storage',
+      params: VolumeParams,
+      body: CloneVolume,
+      responses: { 202: Operation, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      handler: async (req, reply) => {
+        const p = (req as VolumeReq).params;
+        const b = req.body as CloneVolume;
+        const pool = await pools.open(p.pool);
+        const base = await pool.getVolume(p.name);
+        try {
+          checkVolumeName(b.name);
+        } catch (err) {
+          throw namingName(err, 'name');
+        }
+        if ((await pool.listVolumes()).some((v) => v.name === b.name)) {
+          throw new StrataError(
+            'ALREADY_EXISTS',
+            `invalid name: volume '${b.name}' already exists in pool '${p.pool}'`,
+          );
+        }
+        const writer = base.users.find((u) => u.mode === 'rw');
+        if (writer) {
+          throw new StrataError(
+            'CONFLICT',
+            `volume '${p.name}' is written by pid ${writer.pid}: a clone needs a base no VM writes`,
+          );
+        }
+        const op = deps.operations.run(
+          'volume.clone',
+          `/1.0/storage-pools/${p.pool}/volumes/${b.name}`,
+          async (ctx) => {
+            ctx.progress.phase(`cloning ${base.name}`, 0);
+            await pool.cloneVolume(b.name, base.name);
+          },
+        );
         return accepted(reply, op);
       },
     },

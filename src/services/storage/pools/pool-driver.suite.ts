@@ -155,7 +155,7 @@ export function poolDriverSuite(name: string, make: () => Promise<PoolSubject>):
       assert.deepEqual(await pool.listSnapshots('r'), []);
     });
 
-    run('clones read through to their base; the base cannot be deleted, reverted or written', async ({ pool }) => {
+    run('clones read through to their base; the base cannot be deleted, reverted, resized or written', async ({ pool }) => {
       await pool.createVolume('base', { sizeBytes: 4 * MiB });
       await fill(pool, 'base', MiB, 0x11);
       await pool.createSnapshot('base', 'snap');
@@ -170,6 +170,7 @@ export function poolDriverSuite(name: string, make: () => Promise<PoolSubject>):
       await rejectsWith(pool.deleteVolume('base'), 'CONFLICT', /backing of 'clone'/);
       await rejectsWith(pool.revertSnapshot('base', 'snap'), 'CONFLICT', /backing of 'clone'/);
       await rejectsWith(pool.attachVolume('base', { readOnly: false }), 'CONFLICT', /clone/);
+      await rejectsWith(pool.resizeVolume('base', 8 * MiB), 'CONFLICT', /backing of 'clone'/);
       await (await pool.attachVolume('base', { readOnly: true })).release();
       await rejectsWith(pool.cloneVolume('clone', 'base'), 'ALREADY_EXISTS');
       const cc = await pool.cloneVolume('clone2', 'clone');
