@@ -354,6 +354,18 @@ async function exerciseNetworks(): Promise<void> {
   assert.equal(flows.status, 200);
   assert.deepEqual([flows.body.running, flows.body.flows], [false, []], 'no process serves cnet: no flow table');
   assert.equal((await api('GET', '/1.0/networks/{name}/flows', '/1.0/networks/nope/flows')).status, 404);
+  const live = await api<{ running: boolean; runtime: unknown; ports: unknown[]; leases: unknown[] }>(
+    'GET',
+    '/1.0/networks/{name}/state',
+    '/1.0/networks/cnet/state',
+  );
+  assert.equal(live.status, 200);
+  assert.deepEqual(
+    [live.body.running, live.body.runtime, live.body.ports, live.body.leases],
+    [false, null, [], []],
+    'no process serves cnet: no ports, no leases',
+  );
+  assert.equal((await api('GET', '/1.0/networks/{name}/state', '/1.0/networks/nope/state')).status, 404);
   const state = await api<{ nics: { network: string; mac: string; ipv4: null }[]; disks: { name: string }[] }>(
     'GET',
     '/1.0/instances/{name}/state',
@@ -419,6 +431,8 @@ async function exerciseStorage(): Promise<void> {
 
   const pool = await new PoolRegistry(home).open('default');
   await exerciseSnapshotsAndCopy(pool);
+  await exerciseResizeAndClone(pool);
+  await exercisePools();
   await pool.cloneVolume('c1', 'v1');
   const base = await api<ErrorReply>('DELETE', vol, '/1.0/storage-pools/default/volumes/v1');
   assert.equal(base.status, 409, 'the base of a clone stays');
@@ -485,6 +499,103 @@ async function exerciseSnapshotsAndCopy(pool: Awaited<ReturnType<PoolRegistry['o
   assert.equal((await api('POST', copyPath, `${base}/v1/copy`, { name: '../x' })).status, 400);
   assert.equal((await api('POST', copyPath, `${base}/nope/copy`, { name: 'x1' })).status, 404);
   assert.equal((await api('DELETE', '/1.0/storage-pools/{pool}/volumes/{name}', `${base}/v1copy`)).status, 200);
+}
+
+/** Volume resize (grow, +grow, refused shrink, while in use, of a clone's base) and clone (an operation). */
+async function exerciseResizeAndClone(pool: Awaited<ReturnType<PoolRegistry['open']>>): Promise<void> {
+  const vol = '/1.0/storage-pools/{pool}/volumes/{name}';
+  const base = '/1.0/storage-pools/default/volumes';
+  const grown = await api<{ capacityBytes: number }>('PATCH', vol, `${base}/v1`, { size: '2M' });
+  assert.equal(grown.status, 200);
+  assert.equal(grown.body.capacityBytes, 2 * 1024 * 1024);
+  const more = await api<{ capacityBytes: number }>('PATCH', vol, `${base}/v2`, { size: '+64K' });
+  assert.equal(more.status, 200);
+  assert.equal(more.body.capacityBytes, 65536 + 65536, 'a + size grows by that much');
+  const shrink = await api<ErrorReply>('PATCH', vol, `${base}/v1`, { size: 1024 * 1024 });
+  assert.equal(shrink.status, 409);
+  assert.match(shrink.body.error.message, /shrink/);
+  for (const [body, re] of [
+    [{ size: '2X' }, /^invalid size/],
+    [{ size: 1000 }, /^invalid size/],
+    [{ size: '2M', colour: 'red' }, /unknown field 'colour'/],
+  ] as const) {
+    const r = await api<ErrorReply>('PATCH', vol, `${base}/v1`, body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.match(r.body.error.message, re, JSON.stringify(body));
+  }
+  assert.equal((await api('PATCH', vol, `${base}/nope`, { size: '4M' })).status, 404);
+  const held = await pool.attachVolume('v1', { readOnly: false, pid: process.pid });
+  const busy = await api<ErrorReply>('PATCH', vol, `${base}/v1`, { size: '4M' });
+  assert.equal(busy.status, 409, 'a volume in use is not resized');
+  assert.match(busy.body.error.message, /in use/);
+  const cloneBusy = await api<ErrorReply>('POST', `${vol}/clone`, `${base}/v1/clone`, { name: 'cl1' });
+  assert.equal(cloneBusy.status, 409, 'a volume being written is not cloned');
+  await held.release();
+
+  const clone = await api<Operation>('POST', `${vol}/clone`, `${base}/v1/clone`, { name: 'cl1' });
+  assert.equal(clone.status, 202);
+  assert.equal(clone.body.kind, 'volume.clone');
+  assert.equal((await waitOp(clone.body)).status, 'success');
+  const made = await api<{ backing: string; format: string; capacityBytes: number }>('GET', vol, `${base}/cl1`);
+  assert.deepEqual([made.body.backing, made.body.format, made.body.capacityBytes], ['v1', 'qcow2', 2 * 1024 * 1024]);
+  const baseRo = await api<ErrorReply>('PATCH', vol, `${base}/v1`, { size: '4M' });
+  assert.equal(baseRo.status, 409, 'the base of a clone is read-only');
+  assert.match(baseRo.body.error.message, /backing of 'cl1'/);
+  assert.equal((await api('POST', `${vol}/clone`, `${base}/v1/clone`, { name: 'cl1' })).status, 409);
+  const badName = await api<ErrorReply>('POST', `${vol}/clone`, `${base}/v1/clone`, { name: '../x' });
+  assert.equal(badName.status, 400);
+  assert.match(badName.body.error.message, /^invalid name: /);
+  assert.equal((await api('POST', `${vol}/clone`, `${base}/nope/clone`, { name: 'cl2' })).status, 404);
+  assert.equal((await api('DELETE', vol, `${base}/cl1`)).status, 200);
+  assert.equal((await api('PATCH', vol, `${base}/v1`, { size: '1M' })).status, 409, 'still no shrinking');
+}
+
+/** Pools: create (bad input naming its field, duplicates), show, refused delete while not empty, delete. */
+async function exercisePools(): Promise<void> {
+  const pools = '/1.0/storage-pools';
+  const one = '/1.0/storage-pools/{pool}';
+  const made = await api<{ name: string; type: string; volumes: number; path: string }>('POST', pools, pools, {
+    name: 'p2',
+  });
+  assert.equal(made.status, 201);
+  assert.deepEqual([made.body.name, made.body.type, made.body.volumes], ['p2', 'dir', 0]);
+  assert.ok(existsSync(made.body.path), 'the pool directory exists');
+  const dir = join(home, 'elsewhere');
+  const atPath = await api<{ path: string }>('POST', pools, pools, { name: 'p3', path: dir });
+  assert.equal(atPath.status, 201);
+  assert.equal(atPath.body.path, dir);
+  assert.equal((await api('POST', pools, pools, { name: 'p2' })).status, 409);
+  assert.equal((await api('POST', pools, pools, { name: 'p4', path: dir })).status, 409, 'one pool a directory');
+  for (const [body, re] of [
+    [{ name: '../p' }, /^invalid name: /],
+    [{ name: 'p5', path: join(home, 'daemon', 'token') }, /^invalid path: .*not a directory/],
+    [{ name: 'p6', type: 'lvm' }, /^invalid body\.type/],
+  ] as const) {
+    const r = await api<ErrorReply>('POST', pools, pools, body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.match(r.body.error.message, re, JSON.stringify(body));
+  }
+  assert.ok(!existsSync(join(home, 'storage-pools', 'p5')), 'a refused pool leaves nothing');
+  const shown = await api<{ name: string; availableBytes: number | null }>('GET', one, '/1.0/storage-pools/p2');
+  assert.equal(shown.status, 200);
+  assert.equal(shown.body.name, 'p2');
+  assert.equal((await api('GET', one, '/1.0/storage-pools/nope')).status, 404);
+  assert.equal((await api('GET', one, '/1.0/storage-pools/..%2Fx')).status, 400);
+  const v = await api('POST', '/1.0/storage-pools/{pool}/volumes', '/1.0/storage-pools/p2/volumes', {
+    name: 'pv',
+    size: '1M',
+  });
+  assert.equal(v.status, 201);
+  const notEmpty = await api<ErrorReply>('DELETE', one, '/1.0/storage-pools/p2');
+  assert.equal(notEmpty.status, 409);
+  assert.match(notEmpty.body.error.message, /not empty.*'pv'/);
+  assert.equal(
+    (await api('DELETE', '/1.0/storage-pools/{pool}/volumes/{name}', '/1.0/storage-pools/p2/volumes/pv')).status,
+    200,
+  );
+  for (const p of ['p2', 'p3']) assert.equal((await api('DELETE', one, `/1.0/storage-pools/${p}`)).status, 200, p);
+  assert.ok(existsSync(dir), 'a directory given at creation stays');
+  assert.equal((await api('DELETE', one, '/1.0/storage-pools/p2')).status, 404);
 }
 
 test('bad input is a 400 naming the field, and leaves no row and no file', async () => {
