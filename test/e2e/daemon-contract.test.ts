@@ -499,6 +499,41 @@ async function exerciseSnapshotsAndCopy(pool: Awaited<ReturnType<PoolRegistry['o
   assert.equal((await api('POST', copyPath, `${base}/v1/copy`, { name: '../x' })).status, 400);
   assert.equal((await api('POST', copyPath, `${base}/nope/copy`, { name: 'x1' })).status, 404);
   assert.equal((await api('DELETE', '/1.0/storage-pools/{pool}/volumes/{name}', `${base}/v1copy`)).status, 200);
+
+  // Export: an operation whose file the daemon sends once, then removes.
+  const exportPath = '/1.0/storage-pools/{pool}/volumes/{name}/export';
+  const fileRoute = '/1.0/operations/{id}/file';
+  const ex = await api<Operation>('POST', exportPath, `${base}/v2/export`, { format: 'raw' });
+  assert.equal(ex.status, 202);
+  assert.equal(ex.body.kind, 'volume.export');
+  const exDone = await waitOp(ex.body);
+  assert.equal(exDone.status, 'success', exDone.errorMessage ?? '');
+  const exFile = exDone.result?.path ?? '';
+  assert.match(exFile, /exports\/default-v2-.*\.raw$/);
+  const got = await api<Buffer>('GET', fileRoute, `/1.0/operations/${ex.body.id}/file?remove=true`);
+  assert.equal(got.status, 200);
+  assert.equal(got.headers['content-length'], String(65536));
+  assert.ok(Buffer.isBuffer(got.body) && got.body.length === 65536, 'the raw image of a 64 KiB volume');
+  for (let i = 0; i < 50 && existsSync(exFile); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(existsSync(exFile), false, 'remove=true: the daemon dropped its copy once sent');
+  const gone = await api<ErrorReply>('GET', fileRoute, `/1.0/operations/${ex.body.id}/file`);
+  assert.equal(gone.status, 404);
+  assert.match(gone.body.error.message, /left no file/);
+  assert.equal((await api('GET', fileRoute, '/1.0/operations/nope/file')).status, 404);
+  const compressRaw = await api<ErrorReply>('POST', exportPath, `${base}/v2/export`, { format: 'raw', compress: true });
+  assert.equal(compressRaw.status, 400);
+  assert.match(compressRaw.body.error.message, /^invalid compress/);
+  assert.equal((await api('POST', exportPath, `${base}/nope/export`, {})).status, 404);
+  const writer = await pool.attachVolume('v2', { readOnly: false, pid: process.pid });
+  assert.equal((await api('POST', exportPath, `${base}/v2/export`, {})).status, 409, 'not while a VM writes it');
+  await writer.release();
+  const q = await api<Operation>('POST', exportPath, `${base}/v1/export`, { compress: true });
+  const qDone = await waitOp(q.body);
+  const qFile = await api<Buffer>('GET', fileRoute, `/1.0/operations/${q.body.id}/file`);
+  assert.equal(qFile.status, 200);
+  assert.equal(qFile.body.subarray(0, 4).toString('latin1'), 'QFI\xfb', 'a qcow2 image');
+  assert.ok(existsSync(qDone.result?.path ?? ''), 'without remove the file stays');
+  rmSync(qDone.result?.path ?? '');
 }
 
 /** Volume resize (grow, +grow, refused shrink, while in use, of a clone's base) and clone (an operation). */

@@ -5,7 +5,7 @@
 // with one line and nothing changed.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -192,15 +192,15 @@ test('commands that need this machine are refused remotely with one line, and no
     remote('storage', 'volume', 'import', 'rimp', join(dir, 'image.raw')),
     /^strata: storage volume import cannot run against the daemon at .*image\.raw of this machine/,
   );
-  const out = join(dir, 'out.qcow2');
-  await oneLineError(
-    remote('storage', 'volume', 'export', 'rvx', out),
-    /^strata: storage volume export cannot run against the daemon at .*out\.qcow2 on this machine/,
-  );
-  assert.equal(existsSync(out), false);
   // A malformed command line is a usage error (exit 2) before the daemon is asked anything.
   await oneLineError(remote('storage', 'volume', 'create', 'a/b', '--size', '1M'), /invalid volume name 'a\/b'/, 2);
   await oneLineError(remote('storage', 'volume', 'resize', 'rvx', '12X'), /invalid size/, 2);
+  await oneLineError(
+    remote('storage', 'volume', 'export', 'rvx', join(dir, 'x.raw'), '--image-format', 'raw', '--compress'),
+    /--compress needs --image-format qcow2/,
+    2,
+  );
+  assert.equal(existsSync(join(dir, 'x.raw')), false);
   const missing = await remote('network', 'capture', 'rnet-r');
   assert.equal(missing.code, 2, 'a missing required option is a usage error');
   assert.deepEqual(await json(local('storage', 'volume', 'list', '--format', 'json')), before, 'nothing changed');
@@ -320,6 +320,26 @@ test('storage: pools, volumes, snapshots, resize, clone and copy act on the daem
   assert.deepEqual([copy.format, copy.backing, copy.capacityBytes], ['raw', null, 8 * 1024 * 1024]);
   const localCopy = await ok(local('storage', 'volume', 'copy', 'rc1', 'lcopy', '--quiet', ...p));
   assert.equal(localCopy.stdout, 'created volume rpool/lcopy (qcow2), a copy of rc1\n');
+
+  // Export: the daemon writes the image, then it is downloaded here, with progress; same bytes as a local export.
+  const remoteRaw = join(dir, 'remote.raw');
+  const ex = await ok(remote('storage', 'volume', 'export', 'rc1', remoteRaw, '--image-format', 'raw', ...p));
+  assert.equal(ex.stdout, `exported volume rpool/rc1 to ${remoteRaw} (raw)\n`);
+  assert.match(ex.stderr, /exporting rpool\/rc1/);
+  assert.match(ex.stderr, /downloading rpool\/rc1.*8\.0 MiB/);
+  const localRaw = join(dir, 'local.raw');
+  await ok(local('storage', 'volume', 'export', 'rc1', localRaw, '--image-format', 'raw', '--quiet', ...p));
+  assert.ok(readFileSync(remoteRaw).equals(readFileSync(localRaw)), 'the remote export has the same bytes');
+  const remoteQcow = join(dir, 'remote.qcow2');
+  await ok(remote('storage', 'volume', 'export', 'rv1', remoteQcow, '--compress', '--quiet', ...p));
+  assert.equal(readFileSync(remoteQcow).subarray(0, 4).toString('latin1'), 'QFI\xfb');
+  assert.deepEqual(readdirSync(join(daemonHome, 'exports')), [], "the daemon's copies are gone once downloaded");
+  await oneLineError(
+    remote('storage', 'volume', 'export', 'rv1', remoteRaw, ...p),
+    new RegExp(`${remoteRaw}: the file exists`),
+  );
+  assert.ok(readFileSync(remoteRaw).equals(readFileSync(localRaw)), 'an existing file is left as it was');
+  cliHomeUntouched();
 
   await oneLineError(remote('storage', 'pool', 'delete', 'rpool'), /not empty/);
   for (const v of ['lcopy', 'rcopy', 'rc1', 'rv1']) {

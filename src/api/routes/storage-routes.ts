@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StrataError } from '../../base/errors.js';
@@ -18,6 +20,7 @@ import {
   CreateStoragePool,
   CreateVolume,
   CreateVolumeSnapshot,
+  ExportVolume,
   PoolParams,
   ResizeVolume,
   SnapshotParams,
@@ -283,6 +286,52 @@ export function storageRoutes(deps: ApiDeps): ApiRoute[] {
           async (ctx) => {
             ctx.progress.phase(`cloning ${base.name}`, 0);
             await pool.cloneVolume(b.name, base.name);
+          },
+        );
+        return accepted(reply, op);
+      },
+    },
+    {
+      method: 'POST',
+      url: '/1.0/storage-pools/:pool/volumes/:name/export',
+      operationId: 'exportStorageVolume',
+      summary:
+        "Write a standalone image of a volume (qcow2, compressed qcow2 or raw; backing chain read through) to the daemon's exports folder; returns an operation with byte progress whose result names the file, which GET /1.0/operations/{id}/file sends",
+      tag: 'storage',
+      params: VolumeParams,
+      body: ExportVolume,
+      responses: { 202: Operation, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      handler: async (req, reply) => {
+        const p = (req as VolumeReq).params;
+        const b = req.body as ExportVolume;
+        const format = b.format ?? 'qcow2';
+        if (b.compress && format !== 'qcow2') {
+          throw new StrataError('INVALID_ARGUMENT', 'invalid compress: compression needs the qcow2 format');
+        }
+        const pool = await pools.open(p.pool);
+        const source = await pool.getVolume(p.name);
+        const writer = source.users.find((u) => u.mode === 'rw');
+        if (writer) {
+          throw new StrataError(
+            'CONFLICT',
+            `volume '${p.name}' is written by pid ${writer.pid}: stop the VM to export it`,
+          );
+        }
+        const dir = join(pools.home, 'exports');
+        const dest = join(dir, `${p.pool}-${p.name}-${new Date().toISOString().replace(/[:.]/g, '-')}.${format}`);
+        const op = deps.operations.run(
+          'volume.export',
+          `/1.0/storage-pools/${p.pool}/volumes/${p.name}`,
+          async (ctx) => {
+            await mkdir(dir, { recursive: true, mode: 0o700 });
+            ctx.progress.phase(`exporting ${source.name}`, source.capacityBytes);
+            await pool.exportVolume(source.name, dest, {
+              format,
+              compress: b.compress === true,
+              signal: ctx.signal,
+              onProgress: (done, total) => ctx.progress.update(done, total),
+            });
+            return { path: dest, format };
           },
         );
         return accepted(reply, op);

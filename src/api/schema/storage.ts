@@ -88,6 +88,17 @@ export const CloneVolume = Type.Object(
 /** A clone request. */
 export type CloneVolume = Static<typeof CloneVolume>;
 
+/** POST /1.0/storage-pools/{pool}/volumes/{name}/export: a standalone image file of the volume (an operation). */
+export const ExportVolume = Type.Object(
+  {
+    format: Type.Optional(Type.Union([Type.Literal('qcow2'), Type.Literal('raw')], { description: 'default qcow2' })),
+    compress: Type.Optional(Type.Boolean({ description: 'qcow2 only: clusters stored compressed' })),
+  },
+  { $id: 'ExportVolume', additionalProperties: false },
+);
+/** An export request. */
+export type ExportVolume = Static<typeof ExportVolume>;
+
 /** Path parameter: a pool name. */
 export const PoolParams = Type.Object({ pool: Type.String({ minLength: 1, maxLength: 128 }) });
 /** Path parameters: a pool and a volume name. */

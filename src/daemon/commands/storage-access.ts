@@ -1,7 +1,12 @@
+import { randomBytes } from 'node:crypto';
+import { link, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { Operation, StoragePool, StorageVolume, VolumeSnapshot } from '../../api/schema/index.js';
+import { StrataError } from '../../base/errors.js';
 import type { DaemonClient } from '../../cli/client.js';
 import type { VolumeFormat, VolumeInfo, VolumeSnapshotInfo } from '../../services/storage/pools/pool-driver.js';
 import type { PoolInfo, PoolRegistry } from '../../services/storage/pools/pool-registry.js';
+import { pathExists } from '../../services/storage/pools/volume-files.js';
 
 /** Byte progress of a long job: called with the bytes done and the total. */
 export type OnProgress = (done: number, total: number) => void;
@@ -32,6 +37,14 @@ export interface StorageAccess {
     format: VolumeFormat | undefined,
     follow: Follow,
   ): Promise<VolumeInfo>;
+  /** A standalone image of the volume written to `file` of this machine (never over an existing file). */
+  exportVolume(
+    pool: string,
+    name: string,
+    file: string,
+    opts: { format: VolumeFormat; compress: boolean },
+    follow: Follow,
+  ): Promise<void>;
   deleteVolume(pool: string, name: string): Promise<void>;
   snapshots(pool: string, volume: string): Promise<VolumeSnapshotInfo[]>;
   createSnapshot(pool: string, volume: string, snapshot: string): Promise<VolumeSnapshotInfo>;
@@ -47,6 +60,8 @@ export interface Follow {
   label: string;
   local<T>(job: (onProgress: OnProgress, signal: AbortSignal) => Promise<T>): Promise<T>;
   operation(client: DaemonClient, op: Operation): Promise<Operation>;
+  /** A transfer between the daemon and this machine, with its own byte progress under `label`. */
+  transfer<T>(label: string, job: (onProgress: OnProgress, signal: AbortSignal) => Promise<T>): Promise<T>;
 }
 
 /** The pools of the local `$STRATA_HOME`, read and written directly. */
@@ -94,6 +109,10 @@ export function localStorage(registry: () => PoolRegistry): StorageAccess {
       } finally {
         await held.release();
       }
+    },
+    async exportVolume(pool, name, file, opts, follow) {
+      const p = await open(pool);
+      await follow.local((onProgress, signal) => p.exportVolume(name, file, { ...opts, onProgress, signal }));
     },
     deleteVolume: async (pool, name) => (await open(pool)).deleteVolume(name),
     snapshots: async (pool, volume) => (await open(pool)).listSnapshots(volume),
@@ -145,6 +164,29 @@ export function remoteStorage(client: DaemonClient): StorageAccess {
       });
       await follow.operation(client, op);
       return client.call<StorageVolume>('GET', volPath(pool, name));
+    },
+    async exportVolume(pool, name, file, opts, follow) {
+      const dest = resolve(file);
+      if (await pathExists(dest)) throw new StrataError('ALREADY_EXISTS', `${file}: the file exists`);
+      const op = await client.call<Operation>('POST', `${volPath(pool, name)}/export`, opts);
+      const done = await follow.operation(client, op);
+      // Downloaded beside the destination, then linked into place: a failed transfer leaves no file.
+      const tmp = join(dirname(dest), `.strata-export-${randomBytes(6).toString('hex')}.tmp`);
+      try {
+        await follow.transfer(`downloading ${pool}/${name}`, (onProgress, signal) =>
+          client.download(`/1.0/operations/${encodeURIComponent(done.id)}/file?remove=true`, tmp, onProgress, signal),
+        );
+        try {
+          await link(tmp, dest);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+            throw new StrataError('ALREADY_EXISTS', `${file}: the file exists`);
+          }
+          throw new StrataError('IO', `cannot create ${file}: ${(err as Error).message}`);
+        }
+      } finally {
+        await unlink(tmp).catch(() => {});
+      }
     },
     async deleteVolume(pool, name) {
       await client.call('DELETE', volPath(pool, name));

@@ -54,6 +54,7 @@ function follow(ctx: CommandContext, quiet: boolean | undefined, label: string):
   return {
     label,
     local: (job) => withProgress(ctx, quiet, label, job),
+    transfer: (what, job) => withProgress(ctx, quiet, what, job),
     async operation(client: DaemonClient, op: Operation) {
       let cancelled = false;
       const onSignal = () => {
@@ -194,8 +195,9 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
       [
         '',
         ...REMOTE_RULE_HELP,
-        '`volume import` and `volume export` read or write a file here, so they run on the daemon host only;',
-        '`pool create --path` names a directory of the host that keeps the pool.',
+        '`volume export` writes its file here (the daemon exports, then the file is downloaded, with progress);',
+        '`volume import` reads a file here, so it runs on the daemon host only; `pool create --path` names a',
+        'directory of the host that keeps the pool.',
         '',
       ].join('\n'),
     );
@@ -408,7 +410,7 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
   poolOpt(
     volume
       .command('export')
-      .description('write a standalone copy of a volume to a host file (qcow2, compressed qcow2 or raw)')
+      .description('write a standalone copy of a volume to a file of this machine (qcow2, compressed qcow2 or raw)')
       .argument('<name>', 'volume name')
       .argument('<file>', 'the file to write (must not exist)')
       .addOption(choiceOption('--image-format <format>', 'format of the file', IMAGE_FORMATS, 'qcow2'))
@@ -420,15 +422,17 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
       file: string,
       opts: { pool: string; imageFormat: VolumeFormat; compress?: boolean; quiet?: boolean },
     ) => {
-      refuseRemote(ctx.env, 'storage volume export', `it writes the file ${file} on this machine`);
       volName(name);
+      poolName(opts.pool);
       if (opts.compress && opts.imageFormat !== 'qcow2') {
         throw new UsageError('--compress needs --image-format qcow2');
       }
-      poolName(opts.pool);
-      const p = await registry().open(opts.pool);
-      await withProgress(ctx, opts.quiet, `exporting ${opts.pool}/${name}`, (onProgress, signal) =>
-        p.exportVolume(name, file, { format: opts.imageFormat, compress: opts.compress === true, onProgress, signal }),
+      await storageOf().exportVolume(
+        opts.pool,
+        name,
+        file,
+        { format: opts.imageFormat, compress: opts.compress === true },
+        follow(ctx, opts.quiet, `exporting ${opts.pool}/${name}`),
       );
       ctx.stdout.write(
         `exported volume ${opts.pool}/${name} to ${file} (${opts.imageFormat}${opts.compress ? ', compressed' : ''})\n`,
