@@ -315,7 +315,11 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
       file: string,
       opts: { pool: string; imageFormat: VolumeFormat; sourceFormat: VolumeFormat | 'auto'; quiet?: boolean },
     ) => {
-      refuseRemote(ctx.env, 'storage volume import', `it reads the image file ${file} of this machine`);
+      refuseRemote(
+        ctx.env,
+        'storage volume import',
+        `it reads the image file ${file} of this machine (and a qcow2 names its backing files on the host that opens it)`,
+      );
       volName(name);
       poolName(opts.pool);
       const p = await registry().open(opts.pool);
