@@ -1,5 +1,5 @@
-import { createWriteStream } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat, unlink } from 'node:fs/promises';
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { WebSocket } from 'ws';
@@ -219,6 +219,101 @@ export class DaemonClient {
         );
       });
       req.end();
+    });
+  }
+
+  /**
+   * Sends the file `file` as the body of a POST (media type `contentType`, its length announced), calling
+   * `onProgress` with the bytes sent and the file's size; resolves with the JSON of a 2xx answer and throws the
+   * daemon's error otherwise (also when the daemon answers before the whole file was sent).
+   */
+  async upload<T = unknown>(
+    path: string,
+    file: string,
+    contentType: string,
+    onProgress?: (done: number, total: number) => void,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    let size: number;
+    try {
+      const st = await stat(file);
+      if (!st.isFile()) throw new StrataError('INVALID_ARGUMENT', `${file}: not a file`);
+      size = st.size;
+    } catch (err) {
+      if (err instanceof StrataError) throw err;
+      throw new StrataError(
+        'NOT_FOUND',
+        `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+      );
+    }
+    const url = new URL(path, this.target.baseUrl);
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'content-type': contentType,
+      'content-length': String(size),
+    };
+    if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
+    return new Promise((resolve, reject) => {
+      let answered = false;
+      const req = httpRequest(
+        {
+          method: 'POST',
+          path: url.pathname + url.search,
+          headers,
+          signal,
+          // A connection of its own: an answer that comes before the whole body leaves it unusable.
+          agent: false,
+          ...(this.target.socketPath
+            ? { socketPath: this.target.socketPath }
+            : { host: url.hostname, port: url.port || 80 }),
+        },
+        (res) => {
+          answered = true;
+          source.unpipe(req);
+          source.destroy();
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let body: unknown = text;
+            try {
+              body = JSON.parse(text);
+            } catch {
+              // Not JSON: the status says enough.
+            }
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) resolve(body as T);
+            else reject(toError({ status, headers: res.headers, body }));
+          });
+          res.on('error', reject);
+        },
+      );
+      const source = createReadStream(file);
+      let sent = 0;
+      source.on('data', (c: string | Buffer) => {
+        sent += c.length;
+        onProgress?.(sent, size);
+      });
+      source.on('error', (err) => {
+        req.destroy();
+        reject(new StrataError('IO', `cannot read ${file}: ${err.message}`));
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        source.destroy();
+        // The daemon answered early (a refusal) and closed: its answer is the outcome.
+        if (answered) return;
+        if (err.name === 'AbortError') {
+          reject(new StrataError('ABORTED', `upload of ${file} cancelled`));
+          return;
+        }
+        reject(
+          new StrataError(
+            'UNAVAILABLE',
+            `cannot reach the Strata daemon at ${this.describe()} (${err.code ?? err.message})`,
+          ),
+        );
+      });
+      source.pipe(req);
     });
   }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Ajv, type ValidateFunction } from 'ajv';
@@ -73,6 +73,30 @@ async function waitOp(op: Operation): Promise<Operation> {
   const r = await api<Operation>('GET', '/1.0/operations/{id}/wait', `/1.0/operations/${op.id}/wait?timeout=10`);
   assert.equal(r.status, 200);
   return r.body;
+}
+
+/**
+ * Uploads `bytes` as a disk image (the streamed media type) and checks the answer against /openapi.json, like `api`.
+ */
+async function apiUpload<T = unknown>(template: string, path: string, bytes: Buffer): Promise<ApiResponse<T>> {
+  const op = doc.paths[template]?.post;
+  assert.ok(op, `POST ${template} is in the OpenAPI document`);
+  assert.ok(op.requestBody?.content['application/vnd.strata.disk-image'], 'the body is a streamed disk image');
+  const res = await fetch(`${daemon.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${daemon.token}`, 'content-type': 'application/vnd.strata.disk-image' },
+    body: new Uint8Array(bytes),
+  });
+  const body = (await res.json()) as T;
+  const spec = op.responses[String(res.status)];
+  assert.ok(spec, `POST ${path} answered ${res.status}, which the document does not list: ${JSON.stringify(body)}`);
+  const json = spec.content?.['application/json'];
+  if (json) {
+    const v = validatorFor(`res POST ${template} ${res.status}`, json.schema);
+    assert.ok(v(body), `POST ${path} ${res.status} breaks the document: ${ajv.errorsText(v.errors)}`);
+  }
+  covered.add(`POST ${template} ${res.status}`);
+  return { status: res.status, headers: {}, body };
 }
 
 before(async () => {
@@ -581,6 +605,32 @@ async function exerciseResizeAndClone(pool: Awaited<ReturnType<PoolRegistry['ope
   assert.equal(badName.status, 400);
   assert.match(badName.body.error.message, /^invalid name: /);
   assert.equal((await api('POST', `${vol}/clone`, `${base}/nope/clone`, { name: 'cl2' })).status, 404);
+
+  // Import: an uploaded image becomes a volume; a qcow2 naming a backing file is refused (the daemon would look it
+  // up on its own host), as are a taken name, an unknown pool and an empty body.
+  const imp = '/1.0/storage-pools/{pool}/volumes/{name}/import';
+  const image = Buffer.alloc(128 * 1024, 7);
+  const up = await apiUpload<Operation>(imp, `${base}/imp1/import?format=raw`, image);
+  assert.equal(up.status, 202);
+  assert.equal(up.body.kind, 'volume.import');
+  assert.equal((await waitOp(up.body)).status, 'success');
+  const imported = await pool.getVolume('imp1');
+  assert.deepEqual([imported.format, imported.capacityBytes], ['raw', image.length]);
+  assert.ok(readFileSync(imported.path).equals(image), 'the volume holds the uploaded bytes');
+  const overlay = readFileSync((await pool.getVolume('cl1')).path);
+  const backed = await apiUpload<ErrorReply>(imp, `${base}/imp2/import`, overlay);
+  assert.equal(backed.status, 400);
+  assert.match(backed.body.error.message, /^invalid body: the qcow2 image names a backing file/);
+  assert.equal((await apiUpload(imp, `${base}/imp1/import`, image)).status, 409);
+  assert.equal((await apiUpload(imp, '/1.0/storage-pools/nope/volumes/imp2/import', image)).status, 404);
+  const empty = await apiUpload<ErrorReply>(imp, `${base}/imp2/import`, Buffer.alloc(0));
+  assert.equal(empty.status, 400);
+  assert.match(empty.body.error.message, /^invalid body: the image is empty/);
+  assert.equal((await apiUpload(imp, `${base}/imp2/import?format=vmdk`, image)).status, 400);
+  assert.ok(!existsSync(join(home, 'uploads')) || readdirSync(join(home, 'uploads')).length === 0, 'no upload left');
+  assert.ok(!(await pool.listVolumes()).some((v) => v.name === 'imp2'), 'no refused volume');
+  assert.equal((await api('DELETE', vol, `${base}/imp1`)).status, 200);
+
   assert.equal((await api('DELETE', vol, `${base}/cl1`)).status, 200);
   assert.equal((await api('PATCH', vol, `${base}/v1`, { size: '1M' })).status, 409, 'still no shrinking');
 }

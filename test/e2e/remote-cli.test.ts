@@ -1,8 +1,8 @@
 // `strata network ...` and `strata storage ...` against a remote daemon: the daemon runs on its own STRATA_HOME, the
 // CLI runs with a different, empty STRATA_HOME and STRATA_URL/STRATA_TOKEN naming the daemon. Everything must land in
 // the daemon's home (the CLI's stays empty), print the same JSON as the local command prints for the same object,
-// follow long operations with a progress line, and refuse the commands that only make sense on the daemon's host
-// with one line and nothing changed.
+// follow long operations with a progress line, move files for import and export over the API, and refuse the
+// commands that only make sense on the daemon's host with one line and nothing changed.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -176,7 +176,7 @@ test('a network served on the daemon host: show, flows and a refused delete thro
   cliHomeUntouched();
 });
 
-test('commands that need this machine are refused remotely with one line, and nothing changes', async () => {
+test('commands that cannot act through the daemon are refused remotely with one line, and nothing changes', async () => {
   await ok(remote('network', 'create', 'rnet-r'));
   await ok(remote('storage', 'volume', 'create', 'rvx', '--size', '1M'));
   const before = await json(local('storage', 'volume', 'list', '--format', 'json'));
@@ -188,10 +188,6 @@ test('commands that need this machine are refused remotely with one line, and no
   assert.equal(existsSync(pcap), false);
   await oneLineError(remote('network', 'serve', 'rnet-r'), /^strata: network serve cannot run against the daemon/);
   assert.equal(existsSync(join(daemonHome, 'run', 'net-rnet-r.json')), false);
-  await oneLineError(
-    remote('storage', 'volume', 'import', 'rimp', join(dir, 'image.raw')),
-    /^strata: storage volume import cannot run against the daemon at .*image\.raw of this machine/,
-  );
   // A malformed command line is a usage error (exit 2) before the daemon is asked anything.
   await oneLineError(remote('storage', 'volume', 'create', 'a/b', '--size', '1M'), /invalid volume name 'a\/b'/, 2);
   await oneLineError(remote('storage', 'volume', 'resize', 'rvx', '12X'), /invalid size/, 2);
@@ -341,8 +337,29 @@ test('storage: pools, volumes, snapshots, resize, clone and copy act on the daem
   assert.ok(readFileSync(remoteRaw).equals(readFileSync(localRaw)), 'an existing file is left as it was');
   cliHomeUntouched();
 
+  // Import: the file of this machine is uploaded with progress, then imported by the daemon.
+  const image = join(dir, 'image.raw');
+  const imp = await ok(remote('storage', 'volume', 'import', 'rimp', image, '--image-format', 'raw', ...p));
+  assert.equal(imp.stdout, `imported ${image} as volume rpool/rimp (raw, 1.0 MiB)\n`);
+  assert.match(imp.stderr, /uploading .*image\.raw.*1\.0 MiB/);
+  assert.match(imp.stderr, /importing .*image\.raw/);
+  assert.ok(readFileSync((await pool.getVolume('rimp')).path).equals(readFileSync(image)), 'the uploaded bytes');
+  await oneLineError(remote('storage', 'volume', 'import', 'rimp', image, ...p), /volume 'rimp' already exists/);
+  // A qcow2 that names a backing file is refused: the daemon would look that name up on its own host.
+  const scratch = await new PoolRegistry(join(dir, 'scratch-home')).open('default');
+  await scratch.createVolume('b', { sizeBytes: 1024 * 1024 });
+  const overlay = (await scratch.cloneVolume('o', 'b')).path;
+  await oneLineError(remote('storage', 'volume', 'import', 'rimp2', overlay, ...p), /names a backing file/);
+  await oneLineError(
+    remote('storage', 'volume', 'import', 'rimp2', join(dir, 'nope.raw'), ...p),
+    /nope\.raw: no such file/,
+  );
+  assert.ok(!(await pool.listVolumes()).some((v) => v.name === 'rimp2'), 'no refused volume');
+  assert.deepEqual(readdirSync(join(daemonHome, 'uploads')), [], 'no upload left on the daemon');
+  cliHomeUntouched();
+
   await oneLineError(remote('storage', 'pool', 'delete', 'rpool'), /not empty/);
-  for (const v of ['lcopy', 'rcopy', 'rc1', 'rv1']) {
+  for (const v of ['rimp', 'lcopy', 'rcopy', 'rc1', 'rv1']) {
     assert.equal((await ok(remote('storage', 'volume', 'delete', v, ...p))).stdout, `deleted volume rpool/${v}\n`);
   }
   assert.deepEqual(readdirSync(join(daemonHome, 'storage-pools', 'rpool', 'volumes')), []);

@@ -1,9 +1,14 @@
-import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StrataError } from '../../base/errors.js';
 import { parseSizeBytes } from '../../base/units.js';
+import { probeFormat } from '../../services/storage/backing-chain.js';
 import {
   checkName,
   checkVolumeName,
@@ -12,7 +17,7 @@ import {
 } from '../../services/storage/pools/pool-driver.js';
 import type { ApiDeps } from '../api-deps.js';
 import { accepted } from '../reply-helpers.js';
-import type { ApiRoute } from '../route.js';
+import { type ApiRoute, IMAGE_MEDIA_TYPE } from '../route.js';
 import { ErrorBody, Operation } from '../schema/common.js';
 import {
   CloneVolume,
@@ -21,6 +26,7 @@ import {
   CreateVolume,
   CreateVolumeSnapshot,
   ExportVolume,
+  ImportVolumeQuery,
   PoolParams,
   ResizeVolume,
   SnapshotParams,
@@ -338,6 +344,66 @@ export function storageRoutes(deps: ApiDeps): ApiRoute[] {
       },
     },
     {
+      method: 'POST',
+      url: '/1.0/storage-pools/:pool/volumes/:name/import',
+      operationId: 'importStorageVolume',
+      summary:
+        'Upload a raw or qcow2 image (a qcow2 without a backing file) as the body and import it into the new volume {name}; answers once the upload is whole, with an operation with byte progress for the import',
+      tag: 'storage',
+      params: VolumeParams,
+      querystring: ImportVolumeQuery,
+      rawBody: { contentType: IMAGE_MEDIA_TYPE, maxBytes: MAX_UPLOAD_BYTES, description: 'the image file' },
+      responses: { 202: Operation, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      handler: async (req, reply) => {
+        const p = (req as VolumeReq).params;
+        const q = req.query as ImportVolumeQuery;
+        const pool = await pools.open(p.pool);
+        try {
+          checkVolumeName(p.name);
+        } catch (err) {
+          throw namingName(err, 'name');
+        }
+        if ((await pool.listVolumes()).some((v) => v.name === p.name)) {
+          throw new StrataError('ALREADY_EXISTS', `volume '${p.name}' already exists in pool '${p.pool}'`);
+        }
+        if (!(req.body instanceof Readable)) {
+          throw new StrataError('INVALID_ARGUMENT', `invalid body: send the image as ${IMAGE_MEDIA_TYPE}`);
+        }
+        const dir = join(pools.home, 'uploads');
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        const upload = join(dir, `${p.pool}-${p.name}-${randomBytes(6).toString('hex')}.img`);
+        let keep = false;
+        try {
+          await receive(req.body, upload);
+          const size = (await stat(upload)).size;
+          if (size === 0) throw new StrataError('INVALID_ARGUMENT', 'invalid body: the image is empty');
+          const sourceFormat = q.sourceFormat ?? (await probeFormat(upload));
+          if (sourceFormat === 'qcow2') await refuseBackingFile(upload);
+          const op = deps.operations.run(
+            'volume.import',
+            `/1.0/storage-pools/${p.pool}/volumes/${p.name}`,
+            async (ctx) => {
+              try {
+                ctx.progress.phase(`importing ${p.name}`, size);
+                await pool.importVolume(p.name, upload, {
+                  sourceFormat,
+                  format: q.format ?? 'qcow2',
+                  signal: ctx.signal,
+                  onProgress: (done, total) => ctx.progress.update(done, total),
+                });
+              } finally {
+                await unlink(upload).catch(() => {});
+              }
+            },
+          );
+          keep = true;
+          return accepted(reply, op);
+        } finally {
+          if (!keep) await unlink(upload).catch(() => {});
+        }
+      },
+    },
+    {
       method: 'GET',
       url: '/1.0/storage-pools/:pool/volumes/:name/snapshots',
       operationId: 'listVolumeSnapshots',
@@ -428,6 +494,48 @@ export function storageRoutes(deps: ApiDeps): ApiRoute[] {
       },
     },
   ];
+}
+
+/** Largest image an upload may carry: the largest volume (32 PiB). */
+const MAX_UPLOAD_BYTES = 2 ** 55;
+
+/** Writes an uploaded image to `dest` as it arrives; a broken or oversized upload is an error (the caller cleans up). */
+async function receive(body: Readable, dest: string): Promise<void> {
+  let received = 0;
+  const cap = new Transform({
+    transform(chunk: Buffer, _enc, next) {
+      received += chunk.length;
+      if (received > MAX_UPLOAD_BYTES)
+        next(new StrataError('INVALID_ARGUMENT', 'invalid body: larger than any volume'));
+      else next(null, chunk);
+    },
+  });
+  try {
+    await pipeline(body, cap, createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
+  } catch (err) {
+    if (err instanceof StrataError) throw err;
+    throw new StrataError('ABORTED', `the upload broke off after ${received} bytes: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Refuses an uploaded qcow2 image that names a backing file (qcow2.txt "Header": backing_file_offset at byte 8):
+ * the daemon would resolve that name on its own host.
+ */
+async function refuseBackingFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    const header = Buffer.alloc(16);
+    await fh.read(header, 0, 16, 0);
+    if (header.readBigUInt64BE(8) !== 0n) {
+      throw new StrataError(
+        'INVALID_ARGUMENT',
+        'invalid body: the qcow2 image names a backing file, which would be looked up on the daemon host: upload a standalone image (qemu-img convert, or strata storage volume export)',
+      );
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 function parseSize(text: string): number {

@@ -99,6 +99,19 @@ export const ExportVolume = Type.Object(
 /** An export request. */
 export type ExportVolume = Static<typeof ExportVolume>;
 
+/** Query of POST /1.0/storage-pools/{pool}/volumes/{name}/import: how the volume is stored, what the body is. */
+export const ImportVolumeQuery = Type.Object(
+  {
+    format: Type.Optional(Type.Union([Type.Literal('qcow2'), Type.Literal('raw')], { description: 'default qcow2' })),
+    sourceFormat: Type.Optional(
+      Type.Union([Type.Literal('qcow2'), Type.Literal('raw')], { description: "the body's format (default: probed)" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+/** An import query. */
+export type ImportVolumeQuery = Static<typeof ImportVolumeQuery>;
+
 /** Path parameter: a pool name. */
 export const PoolParams = Type.Object({ pool: Type.String({ minLength: 1, maxLength: 128 }) });
 /** Path parameters: a pool and a volume name. */

@@ -6,8 +6,8 @@ import { isRemoteDaemon, resolveTarget } from '../../cli/connection.js';
 export const REMOTE_RULE_HELP = [
   'Where it acts: with STRATA_URL set (and STRATA_TOKEN, or the token file of $STRATA_HOME), on the daemon at',
   'that URL, through its API; without it, on the local $STRATA_HOME directly (the same store a local daemon',
-  'uses, so it works with or without one). Commands that read or write files of this machine are refused',
-  'against a remote daemon.',
+  'uses, so it works with or without one). A command that cannot act through the API is refused with one',
+  'line when STRATA_URL is set, before anything is touched.',
 ];
 
 /** The daemon client when STRATA_URL names the daemon to act on; undefined for the local home. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { IMAGE_MEDIA_TYPE } from '../../api/route.js';
 import type { Operation, StoragePool, StorageVolume, VolumeSnapshot } from '../../api/schema/index.js';
 import { StrataError } from '../../base/errors.js';
 import type { DaemonClient } from '../../cli/client.js';
@@ -35,6 +36,14 @@ export interface StorageAccess {
     source: string,
     name: string,
     format: VolumeFormat | undefined,
+    follow: Follow,
+  ): Promise<VolumeInfo>;
+  /** A new volume from the raw or qcow2 image `file` of this machine. */
+  importVolume(
+    pool: string,
+    name: string,
+    file: string,
+    opts: { format: VolumeFormat; sourceFormat: VolumeFormat | undefined },
     follow: Follow,
   ): Promise<VolumeInfo>;
   /** A standalone image of the volume written to `file` of this machine (never over an existing file). */
@@ -110,6 +119,17 @@ export function localStorage(registry: () => PoolRegistry): StorageAccess {
         await held.release();
       }
     },
+    async importVolume(pool, name, file, opts, follow) {
+      const p = await open(pool);
+      return follow.local((onProgress, signal) =>
+        p.importVolume(name, file, {
+          format: opts.format,
+          ...(opts.sourceFormat ? { sourceFormat: opts.sourceFormat } : {}),
+          onProgress,
+          signal,
+        }),
+      );
+    },
     async exportVolume(pool, name, file, opts, follow) {
       const p = await open(pool);
       await follow.local((onProgress, signal) => p.exportVolume(name, file, { ...opts, onProgress, signal }));
@@ -162,6 +182,21 @@ export function remoteStorage(client: DaemonClient): StorageAccess {
         name,
         ...(format === undefined ? {} : { format }),
       });
+      await follow.operation(client, op);
+      return client.call<StorageVolume>('GET', volPath(pool, name));
+    },
+    async importVolume(pool, name, file, opts, follow) {
+      // Refusals first, so a large file is not sent only to be turned away.
+      await client.call('GET', poolPath(pool));
+      const existing = await client.raw('GET', volPath(pool, name));
+      if (existing.status === 200) {
+        throw new StrataError('ALREADY_EXISTS', `volume '${name}' already exists in pool '${pool}'`);
+      }
+      const query = new URLSearchParams({ format: opts.format });
+      if (opts.sourceFormat) query.set('sourceFormat', opts.sourceFormat);
+      const op = await follow.transfer(`uploading ${file}`, (onProgress, signal) =>
+        client.upload<Operation>(`${volPath(pool, name)}/import?${query}`, file, IMAGE_MEDIA_TYPE, onProgress, signal),
+      );
       await follow.operation(client, op);
       return client.call<StorageVolume>('GET', volPath(pool, name));
     },

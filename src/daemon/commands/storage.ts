@@ -17,7 +17,7 @@ import {
 } from '../../services/storage/pools/pool-driver.js';
 import { DEFAULT_POOL, type PoolInfo, PoolRegistry } from '../../services/storage/pools/pool-registry.js';
 import { type CommandContext, type CommandRegistrar, choiceOption, UsageError } from '../program.js';
-import { REMOTE_RULE_HELP, refuseRemote, remoteClient } from './remote-rule.js';
+import { REMOTE_RULE_HELP, remoteClient } from './remote-rule.js';
 import { type Follow, localStorage, remoteStorage, type StorageAccess } from './storage-access.js';
 
 const FORMATS = OUTPUT_FORMATS;
@@ -195,8 +195,8 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
       [
         '',
         ...REMOTE_RULE_HELP,
-        '`volume export` writes its file here (the daemon exports, then the file is downloaded, with progress);',
-        '`volume import` reads a file here, so it runs on the daemon host only; `pool create --path` names a',
+        '`volume import` uploads its file to the daemon and `volume export` downloads the image the daemon made,',
+        'both with progress (an uploaded qcow2 must not name a backing file); `pool create --path` names a',
         'directory of the host that keeps the pool.',
         '',
       ].join('\n'),
@@ -315,21 +315,14 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
       file: string,
       opts: { pool: string; imageFormat: VolumeFormat; sourceFormat: VolumeFormat | 'auto'; quiet?: boolean },
     ) => {
-      refuseRemote(
-        ctx.env,
-        'storage volume import',
-        `it reads the image file ${file} of this machine (and a qcow2 names its backing files on the host that opens it)`,
-      );
       volName(name);
       poolName(opts.pool);
-      const p = await registry().open(opts.pool);
-      const v = await withProgress(ctx, opts.quiet, `importing ${file}`, (onProgress, signal) =>
-        p.importVolume(name, file, {
-          format: opts.imageFormat,
-          ...(opts.sourceFormat === 'auto' ? {} : { sourceFormat: opts.sourceFormat }),
-          onProgress,
-          signal,
-        }),
+      const v = await storageOf().importVolume(
+        opts.pool,
+        name,
+        file,
+        { format: opts.imageFormat, sourceFormat: opts.sourceFormat === 'auto' ? undefined : opts.sourceFormat },
+        follow(ctx, opts.quiet, `importing ${file}`),
       );
       ctx.stdout.write(
         `imported ${file} as volume ${v.pool}/${v.name} (${v.format}, ${formatBytes(v.capacityBytes)})\n`,
