@@ -7,6 +7,7 @@ import { containersSection } from './containers.js';
 import { measureHartMips } from './hart-mips.js';
 import { instanceFilesSection } from './instance-files.js';
 import { measureSwitchForwarding } from './network.js';
+import { remoteStorageSection } from './remote-storage.js';
 import { type BenchSection, ratioHeader, ratioRow, runSections } from './report.js';
 import { storageSection } from './storage.js';
 import { measureVmNetwork, vmNetworkRows } from './vm-network.js';
@@ -89,6 +90,7 @@ const SECTIONS: readonly BenchSection[] = [
   containersSection,
   containerNetworkSection,
   instanceFilesSection,
+  remoteStorageSection,
 ];
 
 try {

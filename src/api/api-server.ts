@@ -13,7 +13,7 @@ import { errorMessage, isStrataError } from '../base/errors.js';
 import type { ApiDeps } from './api-deps.js';
 import { statusOf } from './error-status.js';
 import { buildOpenApi, type OpenApiDocument } from './openapi.js';
-import { type ApiRoute, isTextResponse } from './route.js';
+import { type ApiRoute, IMAGE_MEDIA_TYPE, isTextResponse } from './route.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { imageRoutes } from './routes/image-routes.js';
 import { instanceRoutes } from './routes/instance-routes.js';
@@ -111,6 +111,8 @@ export async function buildApiServer(deps: ApiDeps, opts: ApiServerOptions): Pro
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   // Raw bytes (file pushes): a Buffer as the body; each such route sets its own size cap (`rawBody.maxBytes`).
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // Disk images (volume uploads): the request stream itself, which the route writes to a file as it arrives.
+  app.addContentTypeParser(IMAGE_MEDIA_TYPE, (_req, payload, done) => done(null, payload));
 
   const sessions = new WebSessions();
   let openapi: OpenApiDocument | undefined;

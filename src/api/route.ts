@@ -8,9 +8,15 @@ export interface TextResponse {
   description: string;
 }
 
-/** A request body of raw bytes (not JSON): its media type, its size cap, what it is. */
+/** The media type of a disk image streamed to the daemon (the handler gets the request stream, not a Buffer). */
+export const IMAGE_MEDIA_TYPE = 'application/vnd.strata.disk-image';
+
+/**
+ * A request body of raw bytes (not JSON): its media type, its size cap, what it is. `application/octet-stream`
+ * arrives as a Buffer (up to `maxBytes`); IMAGE_MEDIA_TYPE as the request stream, which the handler reads and caps.
+ */
 export interface RawBodySpec {
-  contentType: 'application/octet-stream';
+  contentType: 'application/octet-stream' | typeof IMAGE_MEDIA_TYPE;
   maxBytes: number;
   description: string;
 }

@@ -1,4 +1,7 @@
-import { Agent, request as httpRequest } from 'node:http';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat, unlink } from 'node:fs/promises';
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import { WebSocket } from 'ws';
 import type { Operation } from '../api/schema/index.js';
 import { StrataError, type StrataErrorCode } from '../base/errors.js';
@@ -130,6 +133,187 @@ export class DaemonClient {
         );
       });
       req.end(payload);
+    });
+  }
+
+  /**
+   * Streams the raw bytes a GET answers into `dest` (created; an existing file is never overwritten), calling
+   * `onProgress` with the bytes received and the length the daemon announced. A non-2xx answer throws the daemon's
+   * error; a failed, short or cancelled transfer removes what it wrote. Resolves with the bytes written.
+   */
+  download(
+    path: string,
+    dest: string,
+    onProgress?: (done: number, total: number) => void,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    const url = new URL(path, this.target.baseUrl);
+    const headers: Record<string, string> = { accept: 'application/octet-stream' };
+    if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(
+        {
+          method: 'GET',
+          path: url.pathname + url.search,
+          headers,
+          signal,
+          ...(this.target.socketPath
+            ? { socketPath: this.target.socketPath }
+            : { host: url.hostname, port: url.port || 80 }),
+        },
+        (res: IncomingMessage) => {
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status >= 300) {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              let body: unknown = Buffer.concat(chunks).toString('utf8');
+              try {
+                body = JSON.parse(body as string);
+              } catch {
+                // Not JSON: the status says enough.
+              }
+              reject(toError({ status, headers: res.headers, body }));
+            });
+            res.on('error', reject);
+            return;
+          }
+          const total = Number(res.headers['content-length'] ?? 0);
+          let done = 0;
+          const out = createWriteStream(dest, { flags: 'wx' });
+          res.on('data', (c: Buffer) => {
+            done += c.length;
+            onProgress?.(done, total);
+          });
+          pipeline(res, out).then(
+            () => {
+              if (total > 0 && done !== total) {
+                void unlink(dest).catch(() => {});
+                reject(new StrataError('IO', `the download of ${path} ended after ${done} of ${total} bytes`));
+              } else {
+                resolve(done);
+              }
+            },
+            (err: NodeJS.ErrnoException) => {
+              if (err.code === 'EEXIST') {
+                reject(new StrataError('ALREADY_EXISTS', `${dest}: the file exists`));
+                return;
+              }
+              void unlink(dest).catch(() => {});
+              if (signal?.aborted) reject(new StrataError('ABORTED', `download of ${path} cancelled`));
+              else reject(new StrataError('IO', `cannot write ${dest}: ${err.message}`));
+            },
+          );
+        },
+      );
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.name === 'AbortError') {
+          reject(new StrataError('ABORTED', `download of ${path} cancelled`));
+          return;
+        }
+        reject(
+          new StrataError(
+            'UNAVAILABLE',
+            `cannot reach the Strata daemon at ${this.describe()} (${err.code ?? err.message})`,
+          ),
+        );
+      });
+      req.end();
+    });
+  }
+
+  /**
+   * Sends the file `file` as the body of a POST (media type `contentType`, its length announced), calling
+   * `onProgress` with the bytes sent and the file's size; resolves with the JSON of a 2xx answer and throws the
+   * daemon's error otherwise (also when the daemon answers before the whole file was sent).
+   */
+  async upload<T = unknown>(
+    path: string,
+    file: string,
+    contentType: string,
+    onProgress?: (done: number, total: number) => void,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    let size: number;
+    try {
+      const st = await stat(file);
+      if (!st.isFile()) throw new StrataError('INVALID_ARGUMENT', `${file}: not a file`);
+      size = st.size;
+    } catch (err) {
+      if (err instanceof StrataError) throw err;
+      throw new StrataError(
+        'NOT_FOUND',
+        `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+      );
+    }
+    const url = new URL(path, this.target.baseUrl);
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'content-type': contentType,
+      'content-length': String(size),
+    };
+    if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
+    return new Promise((resolve, reject) => {
+      let answered = false;
+      const req = httpRequest(
+        {
+          method: 'POST',
+          path: url.pathname + url.search,
+          headers,
+          signal,
+          // A connection of its own: an answer that comes before the whole body leaves it unusable.
+          agent: false,
+          ...(this.target.socketPath
+            ? { socketPath: this.target.socketPath }
+            : { host: url.hostname, port: url.port || 80 }),
+        },
+        (res) => {
+          answered = true;
+          source.unpipe(req);
+          source.destroy();
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let body: unknown = text;
+            try {
+              body = JSON.parse(text);
+            } catch {
+              // Not JSON: the status says enough.
+            }
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) resolve(body as T);
+            else reject(toError({ status, headers: res.headers, body }));
+          });
+          res.on('error', reject);
+        },
+      );
+      const source = createReadStream(file);
+      let sent = 0;
+      source.on('data', (c: string | Buffer) => {
+        sent += c.length;
+        onProgress?.(sent, size);
+      });
+      source.on('error', (err) => {
+        req.destroy();
+        reject(new StrataError('IO', `cannot read ${file}: ${err.message}`));
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        source.destroy();
+        // The daemon answered early (a refusal) and closed: its answer is the outcome.
+        if (answered) return;
+        if (err.name === 'AbortError') {
+          reject(new StrataError('ABORTED', `upload of ${file} cancelled`));
+          return;
+        }
+        reject(
+          new StrataError(
+            'UNAVAILABLE',
+            `cannot reach the Strata daemon at ${this.describe()} (${err.code ?? err.message})`,
+          ),
+        );
+      });
+      source.pipe(req);
     });
   }
 

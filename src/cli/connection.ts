@@ -34,3 +34,12 @@ export function resolveTarget(env: NodeJS.ProcessEnv): DaemonTarget {
   }
   return { baseUrl: `http://127.0.0.1:${DEFAULT_DAEMON_PORT}`, socketPath: join(home, 'daemon', 'strata.sock') };
 }
+
+/**
+ * The rule for the commands that can act on `$STRATA_HOME` directly (`strata network`, `strata storage`): with
+ * `STRATA_URL` set the daemon it names is the one to act on, so they go through its API; without it they act on
+ * the local home (the same store a local daemon uses).
+ */
+export function isRemoteDaemon(env: NodeJS.ProcessEnv): boolean {
+  return Boolean(env.STRATA_URL);
+}

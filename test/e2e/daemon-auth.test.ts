@@ -43,7 +43,10 @@ test('every route refuses a request over TCP without the token, or with a wrong 
     '/1.0/networks',
     '/1.0/networks/x1',
     '/1.0/storage-pools',
+    '/1.0/storage-pools/x1',
     '/1.0/storage-pools/x1/volumes/x1',
+    '/1.0/storage-pools/x1/volumes/x1/clone',
+    '/1.0/networks/x1/state',
     '/1.0/instances/x1/exec',
     '/1.0/instances/x1/files',
   ]) {

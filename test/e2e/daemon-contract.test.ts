@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Ajv, type ValidateFunction } from 'ajv';
@@ -73,6 +73,30 @@ async function waitOp(op: Operation): Promise<Operation> {
   const r = await api<Operation>('GET', '/1.0/operations/{id}/wait', `/1.0/operations/${op.id}/wait?timeout=10`);
   assert.equal(r.status, 200);
   return r.body;
+}
+
+/**
+ * Uploads `bytes` as a disk image (the streamed media type) and checks the answer against /openapi.json, like `api`.
+ */
+async function apiUpload<T = unknown>(template: string, path: string, bytes: Buffer): Promise<ApiResponse<T>> {
+  const op = doc.paths[template]?.post;
+  assert.ok(op, `POST ${template} is in the OpenAPI document`);
+  assert.ok(op.requestBody?.content['application/vnd.strata.disk-image'], 'the body is a streamed disk image');
+  const res = await fetch(`${daemon.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${daemon.token}`, 'content-type': 'application/vnd.strata.disk-image' },
+    body: new Uint8Array(bytes),
+  });
+  const body = (await res.json()) as T;
+  const spec = op.responses[String(res.status)];
+  assert.ok(spec, `POST ${path} answered ${res.status}, which the document does not list: ${JSON.stringify(body)}`);
+  const json = spec.content?.['application/json'];
+  if (json) {
+    const v = validatorFor(`res POST ${template} ${res.status}`, json.schema);
+    assert.ok(v(body), `POST ${path} ${res.status} breaks the document: ${ajv.errorsText(v.errors)}`);
+  }
+  covered.add(`POST ${template} ${res.status}`);
+  return { status: res.status, headers: {}, body };
 }
 
 before(async () => {
@@ -354,6 +378,18 @@ async function exerciseNetworks(): Promise<void> {
   assert.equal(flows.status, 200);
   assert.deepEqual([flows.body.running, flows.body.flows], [false, []], 'no process serves cnet: no flow table');
   assert.equal((await api('GET', '/1.0/networks/{name}/flows', '/1.0/networks/nope/flows')).status, 404);
+  const live = await api<{ running: boolean; runtime: unknown; ports: unknown[]; leases: unknown[] }>(
+    'GET',
+    '/1.0/networks/{name}/state',
+    '/1.0/networks/cnet/state',
+  );
+  assert.equal(live.status, 200);
+  assert.deepEqual(
+    [live.body.running, live.body.runtime, live.body.ports, live.body.leases],
+    [false, null, [], []],
+    'no process serves cnet: no ports, no leases',
+  );
+  assert.equal((await api('GET', '/1.0/networks/{name}/state', '/1.0/networks/nope/state')).status, 404);
   const state = await api<{ nics: { network: string; mac: string; ipv4: null }[]; disks: { name: string }[] }>(
     'GET',
     '/1.0/instances/{name}/state',
@@ -419,6 +455,8 @@ async function exerciseStorage(): Promise<void> {
 
   const pool = await new PoolRegistry(home).open('default');
   await exerciseSnapshotsAndCopy(pool);
+  await exerciseResizeAndClone(pool);
+  await exercisePools();
   await pool.cloneVolume('c1', 'v1');
   const base = await api<ErrorReply>('DELETE', vol, '/1.0/storage-pools/default/volumes/v1');
   assert.equal(base.status, 409, 'the base of a clone stays');
@@ -485,6 +523,164 @@ async function exerciseSnapshotsAndCopy(pool: Awaited<ReturnType<PoolRegistry['o
   assert.equal((await api('POST', copyPath, `${base}/v1/copy`, { name: '../x' })).status, 400);
   assert.equal((await api('POST', copyPath, `${base}/nope/copy`, { name: 'x1' })).status, 404);
   assert.equal((await api('DELETE', '/1.0/storage-pools/{pool}/volumes/{name}', `${base}/v1copy`)).status, 200);
+
+  // Export: an operation whose file the daemon sends once, then removes.
+  const exportPath = '/1.0/storage-pools/{pool}/volumes/{name}/export';
+  const fileRoute = '/1.0/operations/{id}/file';
+  const ex = await api<Operation>('POST', exportPath, `${base}/v2/export`, { format: 'raw' });
+  assert.equal(ex.status, 202);
+  assert.equal(ex.body.kind, 'volume.export');
+  const exDone = await waitOp(ex.body);
+  assert.equal(exDone.status, 'success', exDone.errorMessage ?? '');
+  const exFile = exDone.result?.path ?? '';
+  assert.match(exFile, /exports\/default-v2-.*\.raw$/);
+  const got = await api<Buffer>('GET', fileRoute, `/1.0/operations/${ex.body.id}/file?remove=true`);
+  assert.equal(got.status, 200);
+  assert.equal(got.headers['content-length'], String(65536));
+  assert.ok(Buffer.isBuffer(got.body) && got.body.length === 65536, 'the raw image of a 64 KiB volume');
+  for (let i = 0; i < 50 && existsSync(exFile); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(existsSync(exFile), false, 'remove=true: the daemon dropped its copy once sent');
+  const gone = await api<ErrorReply>('GET', fileRoute, `/1.0/operations/${ex.body.id}/file`);
+  assert.equal(gone.status, 404);
+  assert.match(gone.body.error.message, /left no file/);
+  assert.equal((await api('GET', fileRoute, '/1.0/operations/nope/file')).status, 404);
+  const compressRaw = await api<ErrorReply>('POST', exportPath, `${base}/v2/export`, { format: 'raw', compress: true });
+  assert.equal(compressRaw.status, 400);
+  assert.match(compressRaw.body.error.message, /^invalid compress/);
+  assert.equal((await api('POST', exportPath, `${base}/nope/export`, {})).status, 404);
+  const writer = await pool.attachVolume('v2', { readOnly: false, pid: process.pid });
+  assert.equal((await api('POST', exportPath, `${base}/v2/export`, {})).status, 409, 'not while a VM writes it');
+  await writer.release();
+  const q = await api<Operation>('POST', exportPath, `${base}/v1/export`, { compress: true });
+  const qDone = await waitOp(q.body);
+  const qFile = await api<Buffer>('GET', fileRoute, `/1.0/operations/${q.body.id}/file`);
+  assert.equal(qFile.status, 200);
+  assert.equal(qFile.body.subarray(0, 4).toString('latin1'), 'QFI\xfb', 'a qcow2 image');
+  assert.ok(existsSync(qDone.result?.path ?? ''), 'without remove the file stays');
+  rmSync(qDone.result?.path ?? '');
+}
+
+/** Volume resize (grow, +grow, refused shrink, while in use, of a clone's base) and clone (an operation). */
+async function exerciseResizeAndClone(pool: Awaited<ReturnType<PoolRegistry['open']>>): Promise<void> {
+  const vol = '/1.0/storage-pools/{pool}/volumes/{name}';
+  const base = '/1.0/storage-pools/default/volumes';
+  const grown = await api<{ capacityBytes: number }>('PATCH', vol, `${base}/v1`, { size: '2M' });
+  assert.equal(grown.status, 200);
+  assert.equal(grown.body.capacityBytes, 2 * 1024 * 1024);
+  const more = await api<{ capacityBytes: number }>('PATCH', vol, `${base}/v2`, { size: '+64K' });
+  assert.equal(more.status, 200);
+  assert.equal(more.body.capacityBytes, 65536 + 65536, 'a + size grows by that much');
+  const shrink = await api<ErrorReply>('PATCH', vol, `${base}/v1`, { size: 1024 * 1024 });
+  assert.equal(shrink.status, 409);
+  assert.match(shrink.body.error.message, /shrink/);
+  for (const [body, re] of [
+    [{ size: '2X' }, /^invalid size/],
+    [{ size: 1000 }, /^invalid size/],
+    [{ size: '2M', colour: 'red' }, /unknown field 'colour'/],
+  ] as const) {
+    const r = await api<ErrorReply>('PATCH', vol, `${base}/v1`, body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.match(r.body.error.message, re, JSON.stringify(body));
+  }
+  assert.equal((await api('PATCH', vol, `${base}/nope`, { size: '4M' })).status, 404);
+  const held = await pool.attachVolume('v1', { readOnly: false, pid: process.pid });
+  const busy = await api<ErrorReply>('PATCH', vol, `${base}/v1`, { size: '4M' });
+  assert.equal(busy.status, 409, 'a volume in use is not resized');
+  assert.match(busy.body.error.message, /in use/);
+  const cloneBusy = await api<ErrorReply>('POST', `${vol}/clone`, `${base}/v1/clone`, { name: 'cl1' });
+  assert.equal(cloneBusy.status, 409, 'a volume being written is not cloned');
+  await held.release();
+
+  const clone = await api<Operation>('POST', `${vol}/clone`, `${base}/v1/clone`, { name: 'cl1' });
+  assert.equal(clone.status, 202);
+  assert.equal(clone.body.kind, 'volume.clone');
+  assert.equal((await waitOp(clone.body)).status, 'success');
+  const made = await api<{ backing: string; format: string; capacityBytes: number }>('GET', vol, `${base}/cl1`);
+  assert.deepEqual([made.body.backing, made.body.format, made.body.capacityBytes], ['v1', 'qcow2', 2 * 1024 * 1024]);
+  const baseRo = await api<ErrorReply>('PATCH', vol, `${base}/v1`, { size: '4M' });
+  assert.equal(baseRo.status, 409, 'the base of a clone is read-only');
+  assert.match(baseRo.body.error.message, /backing of 'cl1'/);
+  assert.equal((await api('POST', `${vol}/clone`, `${base}/v1/clone`, { name: 'cl1' })).status, 409);
+  const badName = await api<ErrorReply>('POST', `${vol}/clone`, `${base}/v1/clone`, { name: '../x' });
+  assert.equal(badName.status, 400);
+  assert.match(badName.body.error.message, /^invalid name: /);
+  assert.equal((await api('POST', `${vol}/clone`, `${base}/nope/clone`, { name: 'cl2' })).status, 404);
+
+  // Import: an uploaded image becomes a volume; a qcow2 naming a backing file is refused (the daemon would look it
+  // up on its own host), as are a taken name, an unknown pool and an empty body.
+  const imp = '/1.0/storage-pools/{pool}/volumes/{name}/import';
+  const image = Buffer.alloc(128 * 1024, 7);
+  const up = await apiUpload<Operation>(imp, `${base}/imp1/import?format=raw`, image);
+  assert.equal(up.status, 202);
+  assert.equal(up.body.kind, 'volume.import');
+  assert.equal((await waitOp(up.body)).status, 'success');
+  const imported = await pool.getVolume('imp1');
+  assert.deepEqual([imported.format, imported.capacityBytes], ['raw', image.length]);
+  assert.ok(readFileSync(imported.path).equals(image), 'the volume holds the uploaded bytes');
+  const overlay = readFileSync((await pool.getVolume('cl1')).path);
+  const backed = await apiUpload<ErrorReply>(imp, `${base}/imp2/import`, overlay);
+  assert.equal(backed.status, 400);
+  assert.match(backed.body.error.message, /^invalid body: the qcow2 image names a backing file/);
+  assert.equal((await apiUpload(imp, `${base}/imp1/import`, image)).status, 409);
+  assert.equal((await apiUpload(imp, '/1.0/storage-pools/nope/volumes/imp2/import', image)).status, 404);
+  const empty = await apiUpload<ErrorReply>(imp, `${base}/imp2/import`, Buffer.alloc(0));
+  assert.equal(empty.status, 400);
+  assert.match(empty.body.error.message, /^invalid body: the image is empty/);
+  assert.equal((await apiUpload(imp, `${base}/imp2/import?format=vmdk`, image)).status, 400);
+  assert.ok(!existsSync(join(home, 'uploads')) || readdirSync(join(home, 'uploads')).length === 0, 'no upload left');
+  assert.ok(!(await pool.listVolumes()).some((v) => v.name === 'imp2'), 'no refused volume');
+  assert.equal((await api('DELETE', vol, `${base}/imp1`)).status, 200);
+
+  assert.equal((await api('DELETE', vol, `${base}/cl1`)).status, 200);
+  assert.equal((await api('PATCH', vol, `${base}/v1`, { size: '1M' })).status, 409, 'still no shrinking');
+}
+
+/** Pools: create (bad input naming its field, duplicates), show, refused delete while not empty, delete. */
+async function exercisePools(): Promise<void> {
+  const pools = '/1.0/storage-pools';
+  const one = '/1.0/storage-pools/{pool}';
+  const made = await api<{ name: string; type: string; volumes: number; path: string }>('POST', pools, pools, {
+    name: 'p2',
+  });
+  assert.equal(made.status, 201);
+  assert.deepEqual([made.body.name, made.body.type, made.body.volumes], ['p2', 'dir', 0]);
+  assert.ok(existsSync(made.body.path), 'the pool directory exists');
+  const dir = join(home, 'elsewhere');
+  const atPath = await api<{ path: string }>('POST', pools, pools, { name: 'p3', path: dir });
+  assert.equal(atPath.status, 201);
+  assert.equal(atPath.body.path, dir);
+  assert.equal((await api('POST', pools, pools, { name: 'p2' })).status, 409);
+  assert.equal((await api('POST', pools, pools, { name: 'p4', path: dir })).status, 409, 'one pool a directory');
+  for (const [body, re] of [
+    [{ name: '../p' }, /^invalid name: /],
+    [{ name: 'p5', path: join(home, 'daemon', 'token') }, /^invalid path: .*not a directory/],
+    [{ name: 'p6', type: 'lvm' }, /^invalid body\.type/],
+  ] as const) {
+    const r = await api<ErrorReply>('POST', pools, pools, body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.match(r.body.error.message, re, JSON.stringify(body));
+  }
+  assert.ok(!existsSync(join(home, 'storage-pools', 'p5')), 'a refused pool leaves nothing');
+  const shown = await api<{ name: string; availableBytes: number | null }>('GET', one, '/1.0/storage-pools/p2');
+  assert.equal(shown.status, 200);
+  assert.equal(shown.body.name, 'p2');
+  assert.equal((await api('GET', one, '/1.0/storage-pools/nope')).status, 404);
+  assert.equal((await api('GET', one, '/1.0/storage-pools/..%2Fx')).status, 400);
+  const v = await api('POST', '/1.0/storage-pools/{pool}/volumes', '/1.0/storage-pools/p2/volumes', {
+    name: 'pv',
+    size: '1M',
+  });
+  assert.equal(v.status, 201);
+  const notEmpty = await api<ErrorReply>('DELETE', one, '/1.0/storage-pools/p2');
+  assert.equal(notEmpty.status, 409);
+  assert.match(notEmpty.body.error.message, /not empty.*'pv'/);
+  assert.equal(
+    (await api('DELETE', '/1.0/storage-pools/{pool}/volumes/{name}', '/1.0/storage-pools/p2/volumes/pv')).status,
+    200,
+  );
+  for (const p of ['p2', 'p3']) assert.equal((await api('DELETE', one, `/1.0/storage-pools/${p}`)).status, 200, p);
+  assert.ok(existsSync(dir), 'a directory given at creation stays');
+  assert.equal((await api('DELETE', one, '/1.0/storage-pools/p2')).status, 404);
 }
 
 test('bad input is a 400 naming the field, and leaves no row and no file', async () => {

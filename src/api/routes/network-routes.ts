@@ -1,7 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StrataError } from '../../base/errors.js';
-import { controlRequest, type FlowRow, readRuntime } from '../../services/network/network-service.js';
+import {
+  controlRequest,
+  type FlowRow,
+  type NetworkStatus,
+  readRuntime,
+} from '../../services/network/network-service.js';
 import {
   gatewayCidr,
   type NetworkCreateInput,
@@ -11,7 +16,7 @@ import {
 import type { ApiDeps } from '../api-deps.js';
 import type { ApiRoute } from '../route.js';
 import { ErrorBody, NameParams } from '../schema/common.js';
-import { CreateNetwork, Network, NetworkFlows } from '../schema/networks.js';
+import { CreateNetwork, Network, NetworkFlows, NetworkState } from '../schema/networks.js';
 
 /** How often a flow-table WebSocket reads the table again (it sends only when something besides age changed). */
 const FLOWS_REFRESH_MS = 1000;
@@ -21,25 +26,47 @@ type Named = FastifyRequest<{ Params: { name: string } }>;
 /** Fields of a network definition, in the order their validation depends on each other. */
 const NETWORK_FIELDS = ['name', 'subnet', 'gateway', 'vlan', 'router', 'openflow'] as const;
 
-/** Routes of `/1.0/networks`: list, show, create, delete (refused while an instance uses the network). */
+/**
+ * Routes of `/1.0/networks`: list, show, create, delete (refused while an instance uses the network), the flow
+ * table and the live state (ports with counters, DHCP leases) of a served network.
+ */
 export function networkRoutes(deps: ApiDeps): ApiRoute[] {
   const store = deps.networks;
-  const view = async (spec: NetworkSpec): Promise<Network> => ({
-    name: spec.name,
-    subnet: spec.subnet ?? null,
-    // Without one named, the router takes the subnet's first address.
-    gateway: gatewayCidr(spec)?.split('/')[0] ?? null,
-    vlan: spec.vlan ?? null,
-    dhcp: spec.dhcp,
-    nat: spec.nat,
-    router: spec.router ?? null,
-    openflow: spec.openflow ?? null,
-    createdAt: spec.createdAt,
-    running: (await readRuntime(store.runDir, spec.name)) !== undefined,
-    usedBy: (await deps.instances.listAll())
-      .filter((i) => i.network === spec.name)
-      .map((i) => `/1.0/instances/${i.name}`),
-  });
+  const view = async (spec: NetworkSpec): Promise<Network> => {
+    const runtime = (await readRuntime(store.runDir, spec.name)) ?? null;
+    return {
+      name: spec.name,
+      subnet: spec.subnet ?? null,
+      // Without one named, the router takes the subnet's first address.
+      gateway: gatewayCidr(spec)?.split('/')[0] ?? null,
+      vlan: spec.vlan ?? null,
+      dhcp: spec.dhcp,
+      nat: spec.nat,
+      router: spec.router ?? null,
+      openflow: spec.openflow ?? null,
+      createdAt: spec.createdAt,
+      running: runtime !== null,
+      runtime,
+      usedBy: (await deps.instances.listAll())
+        .filter((i) => i.network === spec.name)
+        .map((i) => `/1.0/instances/${i.name}`),
+    };
+  };
+  const stateOf = async (name: string): Promise<NetworkState> => {
+    await store.get(name);
+    const runtime = await readRuntime(store.runDir, name);
+    const idle: NetworkState = { network: name, running: false, runtime: null, ports: [], leases: [] };
+    if (!runtime) return idle;
+    let status: NetworkStatus;
+    try {
+      status = await controlRequest<NetworkStatus>(store.runDir, name, { op: 'status' });
+    } catch (err) {
+      // The network stopped between the runtime check and the request.
+      if (err instanceof StrataError && (err.code === 'NOT_FOUND' || err.code === 'UNAVAILABLE')) return idle;
+      throw err;
+    }
+    return { network: name, running: true, runtime, ports: status.ports, leases: status.leases };
+  };
   const flowsOf = async (name: string): Promise<NetworkFlows> => {
     await store.get(name);
     const runtime = await readRuntime(store.runDir, name);
@@ -75,6 +102,18 @@ export function networkRoutes(deps: ApiDeps): ApiRoute[] {
       responses: { 201: Network, 400: ErrorBody, 409: ErrorBody },
       handler: async (req, reply: FastifyReply) => {
         const b = req.body as CreateNetwork;
+        if (b.router !== undefined) {
+          // A running router serves the networks it had when it started: a new member could not join it.
+          for (const other of (await store.list()).filter((n) => n.router === b.router)) {
+            const rt = await readRuntime(store.runDir, other.name);
+            if (rt) {
+              throw new StrataError(
+                'CONFLICT',
+                `router '${b.router}' is running (network '${other.name}', pid ${rt.pid}): stop its VMs before adding a network to it`,
+              );
+            }
+          }
+        }
         let spec: NetworkSpec;
         try {
           spec = await store.create({
@@ -143,6 +182,17 @@ export function networkRoutes(deps: ApiDeps): ApiRoute[] {
           void tick();
         },
       },
+    },
+    {
+      method: 'GET',
+      url: '/1.0/networks/:name/state',
+      operationId: 'getNetworkState',
+      summary:
+        "The live state of a network: its serving process, the switch's ports with counters and the router's DHCP leases (empty while no process serves it)",
+      tag: 'networks',
+      params: NameParams,
+      responses: { 200: NetworkState, 400: ErrorBody, 404: ErrorBody },
+      handler: async (req) => stateOf((req as Named).params.name),
     },
     {
       method: 'DELETE',

@@ -1,5 +1,9 @@
+import { createReadStream } from 'node:fs';
+import { stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import { StrataError } from '../../base/errors.js';
 import type { ApiDeps } from '../api-deps.js';
 import type { ApiRoute } from '../route.js';
 import { ErrorBody, IdParams, Operation } from '../schema/common.js';
@@ -9,9 +13,10 @@ type WithId = FastifyRequest<{ Params: { id: string } }>;
 /** Longest a wait request holds the connection (seconds). */
 export const MAX_WAIT_SECONDS = 300;
 
-/** Routes of `/1.0/operations`: list, show, wait, cancel. */
+/** Routes of `/1.0/operations`: list, show, wait, cancel, and the file an export produced. */
 export function operationRoutes(deps: ApiDeps): ApiRoute[] {
   const ops = deps.operations;
+  const exportsDir = join(deps.pools.home, 'exports');
   return [
     {
       method: 'GET',
@@ -49,6 +54,41 @@ export function operationRoutes(deps: ApiDeps): ApiRoute[] {
         const gone = new AbortController();
         req.raw.once('close', () => gone.abort());
         return ops.wait(id, timeoutS * 1000, gone.signal);
+      },
+    },
+    {
+      method: 'GET',
+      url: '/1.0/operations/:id/file',
+      operationId: 'getOperationFile',
+      summary:
+        "The file a finished operation produced in the daemon's exports folder (a volume or instance export), as raw bytes with its length; with remove=true the daemon deletes its copy once it was sent whole",
+      tag: 'operations',
+      params: IdParams,
+      querystring: Type.Object({ remove: Type.Optional(Type.Boolean()) }),
+      responses: {
+        200: { contentType: 'application/octet-stream', description: 'the file' },
+        400: ErrorBody,
+        404: ErrorBody,
+        409: ErrorBody,
+      },
+      handler: async (req, reply) => {
+        const id = (req as WithId).params.id;
+        const op = ops.get(id);
+        if (op.status === 'running') {
+          throw new StrataError('CONFLICT', `operation ${id} is still running: wait for it before taking its file`);
+        }
+        const path = op.result?.path;
+        const size = path ? await stat(path).catch(() => null) : null;
+        if (!path || dirname(resolve(path)) !== exportsDir || !size?.isFile()) {
+          throw new StrataError('NOT_FOUND', `operation ${id} left no file to send (none produced, or already taken)`);
+        }
+        if ((req.query as { remove?: boolean }).remove) {
+          reply.raw.once('finish', () => void unlink(path).catch(() => {}));
+        }
+        return reply
+          .type('application/octet-stream')
+          .header('content-length', String(size.size))
+          .send(createReadStream(path));
       },
     },
     {

@@ -1,5 +1,31 @@
 import { type Static, Type } from '@sinclair/typebox';
 
+/** The OpenFlow agent of a served switch: a listener (`ptcp`, with its bound port) or a connection (`tcp`). */
+export const NetworkOpenflowEndpoint = Type.Object(
+  {
+    mode: Type.Union([Type.Literal('ptcp'), Type.Literal('tcp')]),
+    host: Type.String(),
+    port: Type.Integer(),
+  },
+  { additionalProperties: false },
+);
+
+/** The process serving a network now: its pid, sockets, OpenFlow endpoint and datapath id. */
+export const NetworkRuntime = Type.Object(
+  {
+    network: Type.String(),
+    pid: Type.Integer(),
+    socket: Type.String({ description: 'the switch endpoint socket on the daemon host' }),
+    control: Type.String({ description: 'the control socket on the daemon host' }),
+    openflow: NetworkOpenflowEndpoint,
+    datapathId: Type.String({ description: 'OpenFlow datapath id, 16 hexadecimal digits' }),
+    startedAt: Type.String(),
+  },
+  { $id: 'NetworkRuntime', additionalProperties: false },
+);
+/** A network's serving process. */
+export type NetworkRuntime = Static<typeof NetworkRuntime>;
+
 /** A network as the API shows it: its definition, whether it is served, and the instances using it. */
 export const Network = Type.Object(
   {
@@ -13,6 +39,7 @@ export const Network = Type.Object(
     openflow: Type.Union([Type.String(), Type.Null()]),
     createdAt: Type.String(),
     running: Type.Boolean({ description: 'a switch process serves it now' }),
+    runtime: Type.Union([NetworkRuntime, Type.Null()], { description: 'the serving process; null while stopped' }),
     usedBy: Type.Array(Type.String(), { description: 'API paths of the instances attached to it' }),
   },
   { $id: 'Network', additionalProperties: false },
@@ -61,14 +88,7 @@ export const NetworkFlows = Type.Object(
   {
     network: Type.String(),
     running: Type.Boolean({ description: 'false: no process serves the network now, so there is no flow table' }),
-    openflow: Type.Union([
-      Type.Object({
-        mode: Type.Union([Type.Literal('ptcp'), Type.Literal('tcp')]),
-        host: Type.String(),
-        port: Type.Integer(),
-      }),
-      Type.Null(),
-    ]),
+    openflow: Type.Union([NetworkOpenflowEndpoint, Type.Null()]),
     datapathId: Type.Union([Type.String(), Type.Null()]),
     flows: Type.Array(NetworkFlow),
   },
@@ -76,3 +96,70 @@ export const NetworkFlows = Type.Object(
 );
 /** A flow table. */
 export type NetworkFlows = Static<typeof NetworkFlows>;
+
+/** How a switch port carries VLANs: an access port of one VLAN, or a trunk. */
+export const PortVlan = Type.Union([
+  Type.Object({ mode: Type.Literal('access'), vlan: Type.Integer() }, { additionalProperties: false }),
+  Type.Object(
+    {
+      mode: Type.Literal('trunk'),
+      allowed: Type.Optional(Type.Array(Type.Integer())),
+      native: Type.Optional(Type.Integer()),
+    },
+    { additionalProperties: false },
+  ),
+]);
+
+/** One port of a served switch with its counters. */
+export const NetworkPort = Type.Object(
+  {
+    no: Type.Integer({ minimum: 0 }),
+    name: Type.String(),
+    vlan: PortVlan,
+    counters: Type.Object(
+      {
+        rxPackets: Type.Integer({ minimum: 0 }),
+        rxBytes: Type.Integer({ minimum: 0 }),
+        rxDropped: Type.Integer({ minimum: 0 }),
+        rxErrors: Type.Integer({ minimum: 0 }),
+        rxRunts: Type.Integer({ minimum: 0 }),
+        rxOversize: Type.Integer({ minimum: 0 }),
+        txPackets: Type.Integer({ minimum: 0 }),
+        txBytes: Type.Integer({ minimum: 0 }),
+        txDropped: Type.Integer({ minimum: 0 }),
+        txErrors: Type.Integer({ minimum: 0 }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { $id: 'NetworkPort', additionalProperties: false },
+);
+/** A switch port. */
+export type NetworkPort = Static<typeof NetworkPort>;
+
+/** A DHCP lease of a network's router. */
+export const NetworkLease = Type.Object(
+  {
+    ip: Type.String(),
+    mac: Type.String(),
+    state: Type.String(),
+    hostname: Type.Optional(Type.String()),
+  },
+  { $id: 'NetworkLease', additionalProperties: false },
+);
+/** A DHCP lease. */
+export type NetworkLease = Static<typeof NetworkLease>;
+
+/** GET /1.0/networks/{name}/state: the switch's ports with counters and the router's leases while served. */
+export const NetworkState = Type.Object(
+  {
+    network: Type.String(),
+    running: Type.Boolean({ description: 'false: no process serves the network now (no ports, no leases)' }),
+    runtime: Type.Union([NetworkRuntime, Type.Null()]),
+    ports: Type.Array(NetworkPort),
+    leases: Type.Array(NetworkLease),
+  },
+  { $id: 'NetworkState', additionalProperties: false },
+);
+/** A network's live state. */
+export type NetworkState = Static<typeof NetworkState>;

@@ -50,6 +50,68 @@ export const CreateVolume = Type.Object(
 /** A volume create request. */
 export type CreateVolume = Static<typeof CreateVolume>;
 
+/** POST /1.0/storage-pools: a directory pool. */
+export const CreateStoragePool = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64 }),
+    type: Type.Optional(Type.Literal('dir', { description: 'driver kind (default dir)' })),
+    path: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 4096,
+        description: 'keep the volumes in this directory of the daemon host (default: inside the pool registry)',
+      }),
+    ),
+  },
+  { $id: 'CreateStoragePool', additionalProperties: false },
+);
+/** A pool create request. */
+export type CreateStoragePool = Static<typeof CreateStoragePool>;
+
+/** PATCH /1.0/storage-pools/{pool}/volumes/{name}: a new (larger) virtual size. */
+export const ResizeVolume = Type.Object(
+  {
+    size: Type.Union([Type.String({ maxLength: 32 }), Type.Integer({ minimum: 1 })], {
+      description: 'bytes, or a size like 20G; a leading + grows by that much',
+    }),
+  },
+  { $id: 'ResizeVolume', additionalProperties: false },
+);
+/** A resize request. */
+export type ResizeVolume = Static<typeof ResizeVolume>;
+
+/** POST /1.0/storage-pools/{pool}/volumes/{name}/clone: a thin qcow2 overlay on the volume, in the same pool. */
+export const CloneVolume = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 64, description: 'the new volume' }) },
+  { $id: 'CloneVolume', additionalProperties: false },
+);
+/** A clone request. */
+export type CloneVolume = Static<typeof CloneVolume>;
+
+/** POST /1.0/storage-pools/{pool}/volumes/{name}/export: a standalone image file of the volume (an operation). */
+export const ExportVolume = Type.Object(
+  {
+    format: Type.Optional(Type.Union([Type.Literal('qcow2'), Type.Literal('raw')], { description: 'default qcow2' })),
+    compress: Type.Optional(Type.Boolean({ description: 'qcow2 only: clusters stored compressed' })),
+  },
+  { $id: 'ExportVolume', additionalProperties: false },
+);
+/** An export request. */
+export type ExportVolume = Static<typeof ExportVolume>;
+
+/** Query of POST /1.0/storage-pools/{pool}/volumes/{name}/import: how the volume is stored, what the body is. */
+export const ImportVolumeQuery = Type.Object(
+  {
+    format: Type.Optional(Type.Union([Type.Literal('qcow2'), Type.Literal('raw')], { description: 'default qcow2' })),
+    sourceFormat: Type.Optional(
+      Type.Union([Type.Literal('qcow2'), Type.Literal('raw')], { description: "the body's format (default: probed)" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+/** An import query. */
+export type ImportVolumeQuery = Static<typeof ImportVolumeQuery>;
+
 /** Path parameter: a pool name. */
 export const PoolParams = Type.Object({ pool: Type.String({ minLength: 1, maxLength: 128 }) });
 /** Path parameters: a pool and a volume name. */

@@ -5,18 +5,20 @@ import { fileURLToPath } from 'node:url';
 import { type Command, Option } from 'commander';
 import { StrataError } from '../../base/errors.js';
 import { renderTable } from '../../base/table.js';
+import { OUTPUT_FORMATS, type OutputFormat, printData } from '../../cli/output.js';
 import { defaultStrataHome } from '../../services/images/image-store.js';
-import {
-  controlRequest,
-  ensureNetworkServed,
-  type FlowRow,
-  type NetworkStatus,
-  networkPaths,
-  readRuntime,
-  serveNetworkGroup,
-} from '../../services/network/network-service.js';
-import { gatewayCidr, type NetworkSpec, NetworkStore, parseVlanId } from '../../services/network/network-store.js';
+import { controlRequest, ensureNetworkServed, serveNetworkGroup } from '../../services/network/network-service.js';
+import { NetworkStore } from '../../services/network/network-store.js';
 import { type CommandContext, type CommandRegistrar, choiceOption, UsageError } from '../program.js';
+import {
+  gatewayWithPrefix,
+  localNetworks,
+  type NetworkAccess,
+  type NetworkItem,
+  remoteNetworks,
+  vlanOf,
+} from './network-access.js';
+import { REMOTE_RULE_HELP, refuseRemote, remoteClient } from './remote-rule.js';
 
 /** Seconds a network started on demand keeps running after its last NIC detached. */
 export const ON_DEMAND_IDLE_SECONDS = 10;
@@ -54,7 +56,13 @@ export async function ensureServed(store: NetworkStore, name: string, env: NodeJ
   await ensureNetworkServed(store, name, () => spawnNetworkServer(store, name, env));
 }
 
-type Format = 'table' | 'json';
+type Format = OutputFormat;
+
+/** The networks the command acts on: the daemon's when STRATA_URL is set, else the local home's. */
+function networksOf(env: NodeJS.ProcessEnv): NetworkAccess {
+  const client = remoteClient(env);
+  return client ? remoteNetworks(client) : localNetworks(networkStore(env));
+}
 
 /**
  * Wraps a command action: a bad value given on the command line (INVALID_ARGUMENT: a malformed name, subnet,
@@ -70,7 +78,7 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...arg
     }
   };
 }
-const formatOption = () => choiceOption('--format <format>', 'output format', ['table', 'json'], 'table');
+const formatOption = () => choiceOption('--format <format>', 'output format', OUTPUT_FORMATS, 'table');
 
 function positiveInt(what: string) {
   return (v: string): number => {
@@ -91,9 +99,10 @@ function nonNegativeNumber(what: string) {
   };
 }
 
-function openflowText(spec: NetworkSpec, rt: { openflow: { mode: string; host: string; port: number } } | undefined) {
+function openflowText(n: NetworkItem) {
+  const rt = n.runtime;
   if (rt) return `${rt.openflow.mode}:${rt.openflow.host}:${rt.openflow.port}`;
-  return spec.openflow ?? 'ptcp (port chosen when served)';
+  return n.openflow ?? 'ptcp (port chosen when served)';
 }
 
 /**
@@ -113,6 +122,9 @@ export const registerNetworkCommands: CommandRegistrar = (program: Command, ctx:
         'while NICs are attached: `strata run --nic network=NAME` starts it. Example:',
         '  strata network create lab --subnet 10.0.1.0/24 --dhcp --nat',
         '  strata run --image debian --nic network=lab',
+        '',
+        ...REMOTE_RULE_HELP,
+        '`serve` and `capture` run on the daemon host only.',
         '',
       ].join('\n'),
     );
@@ -151,31 +163,19 @@ export const registerNetworkCommands: CommandRegistrar = (program: Command, ctx:
             openflow?: string;
           },
         ) => {
-          const store = networkStore(ctx.env);
-          if (opts.router !== undefined) {
-            // A running router serves the networks it had when it started: a new member could not join it.
-            for (const other of (await store.list()).filter((n) => n.router === opts.router)) {
-              const rt = await readRuntime(store.runDir, other.name);
-              if (rt) {
-                throw new StrataError(
-                  'CONFLICT',
-                  `router '${opts.router}' is running (network '${other.name}', pid ${rt.pid}): stop its VMs before adding a network to it`,
-                );
-              }
-            }
-          }
-          const spec = await store.create({
+          const vlan = vlanOf(opts.vlan);
+          const n = await networksOf(ctx.env).create({
             name,
             ...(opts.subnet !== undefined ? { subnet: opts.subnet } : {}),
             ...(opts.gateway !== undefined ? { gateway: opts.gateway } : {}),
-            ...(opts.vlan !== undefined ? { vlan: parseVlanId(opts.vlan) } : {}),
+            ...(vlan !== undefined ? { vlan } : {}),
             dhcp: opts.dhcp === true,
             nat: opts.nat === true,
             ...(opts.router !== undefined ? { router: opts.router } : {}),
             ...(opts.openflow !== undefined ? { openflow: opts.openflow } : {}),
           });
           ctx.stdout.write(
-            `created network ${spec.name}${spec.subnet ? ` (${spec.subnet}, gateway ${gatewayCidr(spec)})` : ''}\n`,
+            `created network ${n.name}${n.subnet ? ` (${n.subnet}, gateway ${gatewayWithPrefix(n)})` : ''}\n`,
           );
         },
       ),
@@ -188,30 +188,16 @@ export const registerNetworkCommands: CommandRegistrar = (program: Command, ctx:
     .addOption(formatOption())
     .action(
       action(async (opts: { format: Format }) => {
-        const store = networkStore(ctx.env);
-        const specs = await store.list();
-        const rows = await Promise.all(
-          specs.map(async (s) => ({ spec: s, runtime: await readRuntime(store.runDir, s.name) })),
-        );
-        if (opts.format === 'json') {
-          ctx.stdout.write(
-            `${JSON.stringify(
-              rows.map((r) => ({ ...r.spec, running: r.runtime !== undefined, runtime: r.runtime ?? null })),
-              null,
-              2,
-            )}\n`,
-          );
-          return;
-        }
-        ctx.stdout.write(
+        const rows = await networksOf(ctx.env).list();
+        printData(ctx.stdout, opts.format, rows, () =>
           renderTable(rows, [
-            { header: 'name', cell: (r) => r.spec.name },
-            { header: 'subnet', cell: (r) => r.spec.subnet ?? '-' },
-            { header: 'gateway', cell: (r) => gatewayCidr(r.spec)?.split('/')[0] ?? '-' },
-            { header: 'vlan', cell: (r) => String(r.spec.vlan ?? 1), align: 'right' },
-            { header: 'dhcp', cell: (r) => (r.spec.dhcp ? 'yes' : 'no') },
-            { header: 'nat', cell: (r) => (r.spec.nat ? 'yes' : 'no') },
-            { header: 'router', cell: (r) => r.spec.router ?? '-' },
+            { header: 'name', cell: (r) => r.name },
+            { header: 'subnet', cell: (r) => r.subnet ?? '-' },
+            { header: 'gateway', cell: (r) => r.gateway ?? '-' },
+            { header: 'vlan', cell: (r) => String(r.vlan ?? 1), align: 'right' },
+            { header: 'dhcp', cell: (r) => (r.dhcp ? 'yes' : 'no') },
+            { header: 'nat', cell: (r) => (r.nat ? 'yes' : 'no') },
+            { header: 'router', cell: (r) => r.router ?? '-' },
             { header: 'state', cell: (r) => (r.runtime ? `running (pid ${r.runtime.pid})` : 'stopped') },
           ]),
         );
@@ -225,36 +211,29 @@ export const registerNetworkCommands: CommandRegistrar = (program: Command, ctx:
     .addOption(formatOption())
     .action(
       action(async (name: string, opts: { format: Format }) => {
-        const store = networkStore(ctx.env);
-        const spec = await store.get(name);
-        const runtime = await readRuntime(store.runDir, name);
-        let status: NetworkStatus | undefined;
-        if (runtime)
-          status = await controlRequest<NetworkStatus>(store.runDir, name, { op: 'status' }).catch(() => undefined);
-        if (opts.format === 'json') {
-          ctx.stdout.write(
-            `${JSON.stringify({ ...spec, running: runtime !== undefined, runtime: runtime ?? null, ports: status?.ports ?? [], leases: status?.leases ?? [] }, null, 2)}\n`,
-          );
+        const n = await networksOf(ctx.env).show(name);
+        if (opts.format !== 'table') {
+          printData(ctx.stdout, opts.format, n, () => '');
           return;
         }
         const lines = [
-          `name:      ${spec.name}`,
-          `subnet:    ${spec.subnet ?? '-'}`,
-          `gateway:   ${gatewayCidr(spec) ?? '-'}`,
-          `vlan:      ${spec.vlan ?? 1}`,
-          `dhcp:      ${spec.dhcp ? 'yes' : 'no'}`,
-          `nat:       ${spec.nat ? 'yes' : 'no'}`,
-          `router:    ${spec.router ?? '(its own)'}`,
-          `openflow:  ${openflowText(spec, runtime)}`,
-          `state:     ${runtime ? `running (pid ${runtime.pid}), datapath ${runtime.datapathId}` : 'stopped'}`,
-          `endpoint:  ${networkPaths(store.runDir, name).socket}`,
-          `created:   ${spec.createdAt}`,
+          `name:      ${n.name}`,
+          `subnet:    ${n.subnet ?? '-'}`,
+          `gateway:   ${gatewayWithPrefix(n) ?? '-'}`,
+          `vlan:      ${n.vlan ?? 1}`,
+          `dhcp:      ${n.dhcp ? 'yes' : 'no'}`,
+          `nat:       ${n.nat ? 'yes' : 'no'}`,
+          `router:    ${n.router ?? '(its own)'}`,
+          `openflow:  ${openflowText(n)}`,
+          `state:     ${n.runtime ? `running (pid ${n.runtime.pid}), datapath ${n.runtime.datapathId}` : 'stopped'}`,
+          `endpoint:  ${n.runtime?.socket ?? '- (made when it runs)'}`,
+          `created:   ${n.createdAt}`,
         ];
         ctx.stdout.write(`${lines.join('\n')}\n`);
-        if (status) {
+        if (n.running) {
           ctx.stdout.write('\nports:\n');
           ctx.stdout.write(
-            renderTable(status.ports, [
+            renderTable(n.ports, [
               { header: 'no', cell: (p) => String(p.no), align: 'right' },
               { header: 'name', cell: (p) => p.name },
               { header: 'vlan', cell: (p) => (p.vlan.mode === 'access' ? String(p.vlan.vlan) : 'trunk') },
@@ -266,10 +245,10 @@ export const registerNetworkCommands: CommandRegistrar = (program: Command, ctx:
               { header: 'errors', cell: (p) => String(p.counters.rxErrors), align: 'right' },
             ]),
           );
-          if (status.leases.length > 0) {
+          if (n.leases.length > 0) {
             ctx.stdout.write('\nleases:\n');
             ctx.stdout.write(
-              renderTable(status.leases, [
+              renderTable(n.leases, [
                 { header: 'ip', cell: (l) => l.ip },
                 { header: 'mac', cell: (l) => l.mac },
                 { header: 'state', cell: (l) => l.state },
@@ -288,16 +267,7 @@ export const registerNetworkCommands: CommandRegistrar = (program: Command, ctx:
     .argument('<name>', 'network name')
     .action(
       action(async (name: string) => {
-        const store = networkStore(ctx.env);
-        await store.get(name);
-        const runtime = await readRuntime(store.runDir, name);
-        if (runtime) {
-          throw new StrataError(
-            'CONFLICT',
-            `network '${name}' is running (pid ${runtime.pid}): stop the VMs attached to it first`,
-          );
-        }
-        await store.delete(name);
+        await networksOf(ctx.env).remove(name);
         ctx.stdout.write(`deleted network ${name}\n`);
       }),
     );
@@ -318,6 +288,7 @@ export const registerNetworkCommands: CommandRegistrar = (program: Command, ctx:
     )
     .action(
       action(async (name: string, opts: { idleTimeout: number }) => {
+        refuseRemote(ctx.env, 'network serve', 'it runs the network in this process, on this machine');
         const store = networkStore(ctx.env);
         const host = await serveNetworkGroup(store, name, { idleSeconds: opts.idleTimeout });
         process.title = `strata-network ${host.key}`;
@@ -343,14 +314,8 @@ export const registerNetworkCommands: CommandRegistrar = (program: Command, ctx:
     .addOption(formatOption())
     .action(
       action(async (name: string, opts: { format: Format }) => {
-        const store = networkStore(ctx.env);
-        await store.get(name);
-        const rows = await controlRequest<FlowRow[]>(store.runDir, name, { op: 'flows' });
-        if (opts.format === 'json') {
-          ctx.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-          return;
-        }
-        ctx.stdout.write(
+        const rows = await networksOf(ctx.env).flows(name);
+        printData(ctx.stdout, opts.format, rows, () =>
           renderTable(rows, [
             { header: 'table', cell: (r) => String(r.table), align: 'right' },
             { header: 'priority', cell: (r) => String(r.priority), align: 'right' },
@@ -378,6 +343,11 @@ export const registerNetworkCommands: CommandRegistrar = (program: Command, ctx:
     .addHelpText('after', '\nWithout --count or --duration the capture runs until Ctrl-C.\n')
     .action(
       action(async (name: string, opts: { port: string; output: string; count?: number; duration?: number }) => {
+        refuseRemote(
+          ctx.env,
+          'network capture',
+          'it writes the pcap file through the control socket of the network process, on the daemon host',
+        );
         const store = networkStore(ctx.env);
         await store.get(name);
         const path = resolve(opts.output);

@@ -1,8 +1,12 @@
 import type { Command } from 'commander';
+import type { Operation } from '../../api/schema/index.js';
 import { StrataError } from '../../base/errors.js';
 import { ProgressBar, type ProgressReporter, silentProgress } from '../../base/progress.js';
 import { renderTable } from '../../base/table.js';
 import { formatBytes, parseSizeBytes } from '../../base/units.js';
+import { followOperation } from '../../cli/cli-context.js';
+import type { DaemonClient } from '../../cli/client.js';
+import { OUTPUT_FORMATS, type OutputFormat, printData } from '../../cli/output.js';
 import { defaultStrataHome } from '../../services/images/image-store.js';
 import {
   checkName,
@@ -13,9 +17,10 @@ import {
 } from '../../services/storage/pools/pool-driver.js';
 import { DEFAULT_POOL, type PoolInfo, PoolRegistry } from '../../services/storage/pools/pool-registry.js';
 import { type CommandContext, type CommandRegistrar, choiceOption, UsageError } from '../program.js';
+import { REMOTE_RULE_HELP, remoteClient } from './remote-rule.js';
+import { type Follow, localStorage, remoteStorage, type StorageAccess } from './storage-access.js';
 
-type OutputFormat = 'table' | 'json';
-const FORMATS = ['table', 'json'] as const;
+const FORMATS = OUTPUT_FORMATS;
 const IMAGE_FORMATS = ['qcow2', 'raw'] as const;
 
 /** Turns a bad name or size into a usage error (exit 2), as commander's own parse errors are. */
@@ -36,8 +41,39 @@ function parseSize(text: string, what: string): number {
   });
 }
 
-function json(ctx: CommandContext, value: unknown): void {
-  ctx.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+/** Prints `value` as `--format` asks (`table` renders with `table`). */
+function print(ctx: CommandContext, format: OutputFormat, value: unknown, table: () => string): void {
+  printData(ctx.stdout, format, value, table);
+}
+
+/**
+ * A long job's progress and cancelling: locally a byte progress bar with Ctrl-C aborting the job; through a daemon
+ * the operation followed with the same bar, Ctrl-C cancelling the operation (DELETE /1.0/operations/{id}).
+ */
+function follow(ctx: CommandContext, quiet: boolean | undefined, label: string): Follow {
+  return {
+    label,
+    local: (job) => withProgress(ctx, quiet, label, job),
+    transfer: (what, job) => withProgress(ctx, quiet, what, job),
+    async operation(client: DaemonClient, op: Operation) {
+      let cancelled = false;
+      const onSignal = () => {
+        cancelled = true;
+        void client.raw('DELETE', `/1.0/operations/${encodeURIComponent(op.id)}`).catch(() => {});
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        return await followOperation(ctx, client, op, label, quiet === true);
+      } catch (err) {
+        if (cancelled) throw new StrataError('ABORTED', `${label} cancelled: nothing was left behind`);
+        throw err;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    },
+  };
 }
 
 function volumeTable(volumes: readonly VolumeInfo[]): string {
@@ -137,20 +173,34 @@ async function withProgress<T>(
 
 /**
  * Registers `strata storage pool list|create|delete|show` and `strata storage volume
- * create|list|show|import|clone|snapshot|resize|export|delete`: storage pools and their volumes under
- * `$STRATA_HOME/storage-pools` (a `default` directory pool is made on first use).
+ * create|list|show|import|clone|copy|snapshot|resize|export|delete`: storage pools and their volumes under
+ * `$STRATA_HOME/storage-pools` (a `default` directory pool is made on first use), or those of the daemon that
+ * STRATA_URL names.
  */
 export const registerStorageCommands: CommandRegistrar = (program: Command, ctx: CommandContext) => {
   const registry = () => new PoolRegistry(defaultStrataHome(ctx.env));
-  const openPool = (name: string) => {
-    usage(() => checkName(name, 'pool'));
-    return registry().open(name);
+  /** The storage the command acts on: the daemon's when STRATA_URL is set, else the local home's. */
+  const storageOf = (): StorageAccess => {
+    const client = remoteClient(ctx.env);
+    return client ? remoteStorage(client) : localStorage(registry);
   };
+  const poolName = (name: string) => usage(() => checkName(name, 'pool'));
   const volName = (name: string) => usage(() => checkName(name, 'volume'));
 
   const storage = program
     .command('storage')
-    .description('storage pools and the volumes in them ($STRATA_HOME/storage-pools)');
+    .description('storage pools and the volumes in them ($STRATA_HOME/storage-pools, or the daemon at STRATA_URL)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        ...REMOTE_RULE_HELP,
+        '`volume import` uploads its file to the daemon and `volume export` downloads the image the daemon made,',
+        'both with progress (an uploaded qcow2 must not name a backing file); `pool create --path` names a',
+        'directory of the host that keeps the pool.',
+        '',
+      ].join('\n'),
+    );
 
   // ---- pools
   const pool = storage.command('pool').description('storage pools: where volumes live');
@@ -160,20 +210,21 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
     .description('list the storage pools')
     .addOption(choiceOption('--format <format>', 'output format', FORMATS, 'table'))
     .action(async (opts: { format: OutputFormat }) => {
-      const reg = registry();
-      const pools = await Promise.all((await reg.definitions()).map((d) => reg.info(d.name)));
-      if (opts.format === 'json') json(ctx, pools);
-      else ctx.stdout.write(poolTable(pools));
+      const pools = await storageOf().pools();
+      print(ctx, opts.format, pools, () => poolTable(pools));
     });
   pool
     .command('create')
     .description('create a directory pool')
     .argument('<name>', 'pool name')
-    .option('--path <dir>', 'keep the volumes in this directory (default: inside $STRATA_HOME/storage-pools)')
+    .option(
+      '--path <dir>',
+      "keep the volumes in this directory of the pool's host (default: inside $STRATA_HOME/storage-pools)",
+    )
     .action(async (name: string, opts: { path?: string }) => {
-      usage(() => checkName(name, 'pool'));
-      const def = await registry().create(name, opts.path === undefined ? {} : { path: opts.path });
-      ctx.stdout.write(`created storage pool ${def.name} (${def.type}, ${def.path})\n`);
+      poolName(name);
+      const info = await storageOf().createPool(name, opts.path);
+      ctx.stdout.write(`created storage pool ${info.name} (${info.type}, ${info.path})\n`);
     });
   pool
     .command('show')
@@ -181,10 +232,9 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
     .argument('<name>', 'pool name')
     .addOption(choiceOption('--format <format>', 'output format', FORMATS, 'table'))
     .action(async (name: string, opts: { format: OutputFormat }) => {
-      usage(() => checkName(name, 'pool'));
-      const info = await registry().info(name);
-      if (opts.format === 'json') json(ctx, info);
-      else ctx.stdout.write(poolTable([info]));
+      poolName(name);
+      const info = await storageOf().pool(name);
+      print(ctx, opts.format, info, () => poolTable([info]));
     });
   pool
     .command('delete')
@@ -192,8 +242,8 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
     .description('delete an empty pool (a directory given with --path stays)')
     .argument('<name>', 'pool name')
     .action(async (name: string) => {
-      usage(() => checkName(name, 'pool'));
-      await registry().delete(name);
+      poolName(name);
+      await storageOf().deletePool(name);
       ctx.stdout.write(`deleted storage pool ${name}\n`);
     });
 
@@ -212,8 +262,9 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
       .addOption(choiceOption('--image-format <format>', 'how the volume is stored', IMAGE_FORMATS, 'qcow2')),
   ).action(async (name: string, opts: { size: string; imageFormat: VolumeFormat; pool: string }) => {
     volName(name);
+    poolName(opts.pool);
     const sizeBytes = parseSize(opts.size, 'size');
-    const v = await (await openPool(opts.pool)).createVolume(name, { sizeBytes, format: opts.imageFormat });
+    const v = await storageOf().createVolume(opts.pool, name, sizeBytes, opts.imageFormat);
     ctx.stdout.write(`created volume ${v.pool}/${v.name} (${v.format}, ${formatBytes(v.capacityBytes)})\n`);
   });
 
@@ -224,11 +275,9 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
     .option('--pool <pool>', 'only this pool')
     .addOption(choiceOption('--format <format>', 'output format', FORMATS, 'table'))
     .action(async (opts: { pool?: string; format: OutputFormat }) => {
-      const names = opts.pool !== undefined ? [opts.pool] : (await registry().definitions()).map((d) => d.name);
-      const volumes: VolumeInfo[] = [];
-      for (const n of names) volumes.push(...(await (await openPool(n)).listVolumes()));
-      if (opts.format === 'json') json(ctx, volumes);
-      else ctx.stdout.write(volumeTable(volumes));
+      if (opts.pool !== undefined) poolName(opts.pool);
+      const volumes = await storageOf().volumes(opts.pool);
+      print(ctx, opts.format, volumes, () => volumeTable(volumes));
     });
 
   poolOpt(
@@ -239,9 +288,9 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
       .addOption(choiceOption('--format <format>', 'output format', FORMATS, 'table')),
   ).action(async (name: string, opts: { pool: string; format: OutputFormat }) => {
     volName(name);
-    const v = await (await openPool(opts.pool)).getVolume(name);
-    if (opts.format === 'json') json(ctx, v);
-    else ctx.stdout.write(volumeDetails(v));
+    poolName(opts.pool);
+    const v = await storageOf().volume(opts.pool, name);
+    print(ctx, opts.format, v, () => volumeDetails(v));
   });
 
   poolOpt(
@@ -267,14 +316,13 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
       opts: { pool: string; imageFormat: VolumeFormat; sourceFormat: VolumeFormat | 'auto'; quiet?: boolean },
     ) => {
       volName(name);
-      const p = await openPool(opts.pool);
-      const v = await withProgress(ctx, opts.quiet, `importing ${file}`, (onProgress, signal) =>
-        p.importVolume(name, file, {
-          format: opts.imageFormat,
-          ...(opts.sourceFormat === 'auto' ? {} : { sourceFormat: opts.sourceFormat }),
-          onProgress,
-          signal,
-        }),
+      poolName(opts.pool);
+      const v = await storageOf().importVolume(
+        opts.pool,
+        name,
+        file,
+        { format: opts.imageFormat, sourceFormat: opts.sourceFormat === 'auto' ? undefined : opts.sourceFormat },
+        follow(ctx, opts.quiet, `importing ${file}`),
       );
       ctx.stdout.write(
         `imported ${file} as volume ${v.pool}/${v.name} (${v.format}, ${formatBytes(v.capacityBytes)})\n`,
@@ -285,41 +333,81 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
   poolOpt(
     volume
       .command('clone')
-      .description('make a thin copy-on-write overlay of a volume')
+      .description('make a thin copy-on-write overlay of a volume (the base stays read-only while clones use it)')
       .argument('<base>', 'the volume to clone')
-      .argument('<name>', 'the new volume'),
-  ).action(async (base: string, name: string, opts: { pool: string }) => {
+      .argument('<name>', 'the new volume')
+      .option('-q, --quiet', 'no progress line'),
+  ).action(async (base: string, name: string, opts: { pool: string; quiet?: boolean }) => {
     volName(base);
     volName(name);
-    const v = await (await openPool(opts.pool)).cloneVolume(name, base);
+    poolName(opts.pool);
+    const v = await storageOf().cloneVolume(
+      opts.pool,
+      base,
+      name,
+      follow(ctx, opts.quiet, `cloning ${opts.pool}/${base}`),
+    );
     ctx.stdout.write(`created volume ${v.pool}/${v.name}, a clone of ${base}\n`);
   });
 
   poolOpt(
     volume
+      .command('copy')
+      .description('make a standalone copy of a volume in its pool (a backing chain is read through)')
+      .argument('<source>', 'the volume to copy')
+      .argument('<name>', 'the new volume')
+      .addOption(
+        choiceOption(
+          '--image-format <format>',
+          'how the copy is stored (default: as the source)',
+          [...IMAGE_FORMATS, 'same'],
+          'same',
+        ),
+      )
+      .option('-q, --quiet', 'no progress bar'),
+  ).action(
+    async (
+      source: string,
+      name: string,
+      opts: { pool: string; imageFormat: VolumeFormat | 'same'; quiet?: boolean },
+    ) => {
+      volName(source);
+      volName(name);
+      poolName(opts.pool);
+      const v = await storageOf().copyVolume(
+        opts.pool,
+        source,
+        name,
+        opts.imageFormat === 'same' ? undefined : opts.imageFormat,
+        follow(ctx, opts.quiet, `copying ${opts.pool}/${source}`),
+      );
+      ctx.stdout.write(`created volume ${v.pool}/${v.name} (${v.format}), a copy of ${source}\n`);
+    },
+  );
+
+  poolOpt(
+    volume
       .command('resize')
-      .description('grow a volume (shrinking is refused); +SIZE grows by SIZE')
+      .description('grow a volume no VM uses (shrinking is refused); +SIZE grows by SIZE')
       .argument('<name>', 'volume name')
       .argument('<size>', 'new size, e.g. 20G, or +5G'),
   ).action(async (name: string, size: string, opts: { pool: string }) => {
     volName(name);
-    const p = await openPool(opts.pool);
-    let bytes: number;
-    if (size.startsWith('+')) {
-      const add = parseSize(size.slice(1), 'size increment');
-      bytes = (await p.getVolume(name)).capacityBytes + add;
-      usage(() => checkVolumeSize(bytes, 'new size'));
-    } else {
-      bytes = parseSize(size, 'size');
-    }
-    const v = await p.resizeVolume(name, bytes);
+    poolName(opts.pool);
+    const v = await storageOf().resizeVolume(
+      opts.pool,
+      name,
+      size.startsWith('+')
+        ? { growBytes: parseSize(size.slice(1), 'size increment') }
+        : { sizeBytes: parseSize(size, 'size') },
+    );
     ctx.stdout.write(`resized volume ${v.pool}/${v.name} to ${formatBytes(v.capacityBytes)}\n`);
   });
 
   poolOpt(
     volume
       .command('export')
-      .description('write a standalone copy of a volume to a host file (qcow2, compressed qcow2 or raw)')
+      .description('write a standalone copy of a volume to a file of this machine (qcow2, compressed qcow2 or raw)')
       .argument('<name>', 'volume name')
       .argument('<file>', 'the file to write (must not exist)')
       .addOption(choiceOption('--image-format <format>', 'format of the file', IMAGE_FORMATS, 'qcow2'))
@@ -332,12 +420,16 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
       opts: { pool: string; imageFormat: VolumeFormat; compress?: boolean; quiet?: boolean },
     ) => {
       volName(name);
+      poolName(opts.pool);
       if (opts.compress && opts.imageFormat !== 'qcow2') {
         throw new UsageError('--compress needs --image-format qcow2');
       }
-      const p = await openPool(opts.pool);
-      await withProgress(ctx, opts.quiet, `exporting ${opts.pool}/${name}`, (onProgress, signal) =>
-        p.exportVolume(name, file, { format: opts.imageFormat, compress: opts.compress === true, onProgress, signal }),
+      await storageOf().exportVolume(
+        opts.pool,
+        name,
+        file,
+        { format: opts.imageFormat, compress: opts.compress === true },
+        follow(ctx, opts.quiet, `exporting ${opts.pool}/${name}`),
       );
       ctx.stdout.write(
         `exported volume ${opts.pool}/${name} to ${file} (${opts.imageFormat}${opts.compress ? ', compressed' : ''})\n`,
@@ -353,7 +445,8 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
       .argument('<name>', 'volume name'),
   ).action(async (name: string, opts: { pool: string }) => {
     volName(name);
-    await (await openPool(opts.pool)).deleteVolume(name);
+    poolName(opts.pool);
+    await storageOf().deleteVolume(opts.pool, name);
     ctx.stdout.write(`deleted volume ${opts.pool}/${name}\n`);
   });
 
@@ -367,8 +460,9 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
       .argument('<snapshot>', 'snapshot name'),
   ).action(async (vol: string, snap: string, opts: { pool: string }) => {
     volName(vol);
+    poolName(opts.pool);
     usage(() => checkName(snap, 'snapshot'));
-    const s = await (await openPool(opts.pool)).createSnapshot(vol, snap);
+    const s = await storageOf().createSnapshot(opts.pool, vol, snap);
     ctx.stdout.write(`created snapshot ${s.name} (id ${s.id}) of volume ${opts.pool}/${vol}\n`);
   });
   poolOpt(
@@ -380,9 +474,9 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
       .addOption(choiceOption('--format <format>', 'output format', FORMATS, 'table')),
   ).action(async (vol: string, opts: { pool: string; format: OutputFormat }) => {
     volName(vol);
-    const snaps = await (await openPool(opts.pool)).listSnapshots(vol);
-    if (opts.format === 'json') json(ctx, snaps);
-    else ctx.stdout.write(snapshotTable(snaps));
+    poolName(opts.pool);
+    const snaps = await storageOf().snapshots(opts.pool, vol);
+    print(ctx, opts.format, snaps, () => snapshotTable(snaps));
   });
   poolOpt(
     snapshot
@@ -392,7 +486,8 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
       .argument('<snapshot>', 'snapshot name or id'),
   ).action(async (vol: string, snap: string, opts: { pool: string }) => {
     volName(vol);
-    await (await openPool(opts.pool)).revertSnapshot(vol, snap);
+    poolName(opts.pool);
+    await storageOf().revertSnapshot(opts.pool, vol, snap);
     ctx.stdout.write(`reverted volume ${opts.pool}/${vol} to snapshot ${snap}\n`);
   });
   poolOpt(
@@ -404,7 +499,8 @@ export const registerStorageCommands: CommandRegistrar = (program: Command, ctx:
       .argument('<snapshot>', 'snapshot name or id'),
   ).action(async (vol: string, snap: string, opts: { pool: string }) => {
     volName(vol);
-    await (await openPool(opts.pool)).deleteSnapshot(vol, snap);
+    poolName(opts.pool);
+    await storageOf().deleteSnapshot(opts.pool, vol, snap);
     ctx.stdout.write(`deleted snapshot ${snap} of volume ${opts.pool}/${vol}\n`);
   });
 };

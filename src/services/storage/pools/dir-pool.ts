@@ -265,6 +265,8 @@ export class DirPool implements PoolDriver {
     checkVolumeSize(sizeBytes, 'new size');
     return this.withLock(name, async () => {
       const meta = await this.readMeta(name);
+      // The base of clones is read-only: they read through to it.
+      await this.refuseIfBacking(name, 'resized');
       const path = this.dataPath(name, meta.format);
       if (meta.format === 'qcow2') {
         await this.withQcow2(meta, (img) => resizeQcow2(img, sizeBytes));

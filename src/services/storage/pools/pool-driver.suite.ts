@@ -155,30 +155,34 @@ export function poolDriverSuite(name: string, make: () => Promise<PoolSubject>):
       assert.deepEqual(await pool.listSnapshots('r'), []);
     });
 
-    run('clones read through to their base; the base cannot be deleted, reverted or written', async ({ pool }) => {
-      await pool.createVolume('base', { sizeBytes: 4 * MiB });
-      await fill(pool, 'base', MiB, 0x11);
-      await pool.createSnapshot('base', 'snap');
-      const c = await pool.cloneVolume('clone', 'base');
-      assert.deepEqual([c.backing, c.format, c.capacityBytes], ['base', 'qcow2', 4 * MiB]);
-      assert.ok(c.allocationBytes < MiB, 'a clone is thin');
-      const baseBytes = await contents(pool, 'base');
-      assert.ok((await contents(pool, 'clone')).equals(baseBytes));
-      await fill(pool, 'clone', MiB, 0x22);
-      assert.ok((await contents(pool, 'base')).equals(baseBytes), 'the base is unchanged');
-      assert.deepEqual((await pool.getVolume('base')).dependents, ['clone']);
-      await rejectsWith(pool.deleteVolume('base'), 'CONFLICT', /backing of 'clone'/);
-      await rejectsWith(pool.revertSnapshot('base', 'snap'), 'CONFLICT', /backing of 'clone'/);
-      await rejectsWith(pool.attachVolume('base', { readOnly: false }), 'CONFLICT', /clone/);
-      await (await pool.attachVolume('base', { readOnly: true })).release();
-      await rejectsWith(pool.cloneVolume('clone', 'base'), 'ALREADY_EXISTS');
-      const cc = await pool.cloneVolume('clone2', 'clone');
-      assert.equal(cc.backing, 'clone');
-      assert.equal((await contents(pool, 'clone2'))[MiB], 0x22);
-      await pool.deleteVolume('clone2');
-      await pool.deleteVolume('clone');
-      await pool.deleteVolume('base');
-    });
+    run(
+      'clones read through to their base; the base cannot be deleted, reverted, resized or written',
+      async ({ pool }) => {
+        await pool.createVolume('base', { sizeBytes: 4 * MiB });
+        await fill(pool, 'base', MiB, 0x11);
+        await pool.createSnapshot('base', 'snap');
+        const c = await pool.cloneVolume('clone', 'base');
+        assert.deepEqual([c.backing, c.format, c.capacityBytes], ['base', 'qcow2', 4 * MiB]);
+        assert.ok(c.allocationBytes < MiB, 'a clone is thin');
+        const baseBytes = await contents(pool, 'base');
+        assert.ok((await contents(pool, 'clone')).equals(baseBytes));
+        await fill(pool, 'clone', MiB, 0x22);
+        assert.ok((await contents(pool, 'base')).equals(baseBytes), 'the base is unchanged');
+        assert.deepEqual((await pool.getVolume('base')).dependents, ['clone']);
+        await rejectsWith(pool.deleteVolume('base'), 'CONFLICT', /backing of 'clone'/);
+        await rejectsWith(pool.revertSnapshot('base', 'snap'), 'CONFLICT', /backing of 'clone'/);
+        await rejectsWith(pool.attachVolume('base', { readOnly: false }), 'CONFLICT', /clone/);
+        await rejectsWith(pool.resizeVolume('base', 8 * MiB), 'CONFLICT', /backing of 'clone'/);
+        await (await pool.attachVolume('base', { readOnly: true })).release();
+        await rejectsWith(pool.cloneVolume('clone', 'base'), 'ALREADY_EXISTS');
+        const cc = await pool.cloneVolume('clone2', 'clone');
+        assert.equal(cc.backing, 'clone');
+        assert.equal((await contents(pool, 'clone2'))[MiB], 0x22);
+        await pool.deleteVolume('clone2');
+        await pool.deleteVolume('clone');
+        await pool.deleteVolume('base');
+      },
+    );
 
     run('resize grows qcow2 and raw volumes, keeps the data and refuses to shrink', async ({ pool }) => {
       for (const format of ['qcow2', 'raw'] as const) {
