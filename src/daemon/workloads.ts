@@ -173,16 +173,14 @@ export class ContainerWorkloads implements WorkloadBackend {
   private watchTimer: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<(name: string, event: WorkloadEvent) => void>();
   private readonly log: (msg: string) => void;
-  private readonly nicCheckMs: number;
 
   constructor(
     private readonly containers: ContainerManager,
     private readonly images: ImageStore,
     private readonly networks?: ContainerNetworkAccess,
-    opts: { log?: ((msg: string) => void) | undefined; nicCheckMs?: number | undefined } = {},
+    opts: { log?: ((msg: string) => void) | undefined } = {},
   ) {
     this.log = opts.log ?? (() => {});
-    this.nicCheckMs = opts.nicCheckMs ?? NIC_CHECK_MS;
     containers.onAnyExit((name, exit) => {
       // An init that ended by itself leaves no NIC entry, watch or helper behind (a stop cleans up the same way).
       this.forgetNic(name);
@@ -476,7 +474,7 @@ export class ContainerWorkloads implements WorkloadBackend {
     };
     this.watched.set(name, w);
     if (!this.watchTimer) {
-      this.watchTimer = setInterval(() => this.checkNics(), this.nicCheckMs);
+      this.watchTimer = setInterval(() => this.checkNics(), NIC_CHECK_MS);
       this.watchTimer.unref();
     }
   }
