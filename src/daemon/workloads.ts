@@ -129,9 +129,12 @@ const NIC_CHECK_MS = 1000;
 const NIC_STABLE_MS = 60_000;
 /** Re-attaches in a row that did not last (or failed) before the daemon gives up on a container's NIC. */
 const NIC_MAX_TRIES = 5;
-/** Wait before the n-th re-attach in a row (n > 1): 2 s, 4 s, 8 s, 16 s, at most one minute. */
+/**
+ * Wait before the next re-attach after `failures` in a row: none for the first, then 2 s, 4 s, 8 s, 16 s; none either
+ * once the tries are used up (the daemon then gives up at once).
+ */
 function nicBackoffMs(failures: number): number {
-  return failures === 0 ? 0 : Math.min(60_000, 1000 * 2 ** failures);
+  return failures === 0 || failures >= NIC_MAX_TRIES ? 0 : 1000 * 2 ** failures;
 }
 
 /**
