@@ -253,8 +253,8 @@ export interface WorkloadBackend {
   usage(name: string): Promise<WorkloadUsage | undefined>;
   /**
    * Tells `listener` what happens to workloads by themselves: an end not asked for (exit, OOM, CPU limit) and OOM
-   * kills inside a running container. Ends caused by stop, restart or delete are reported too; the instance
-   * manager tells them apart.
+   * kills inside a running container. Ends caused by stop (also the stop of a restart) or delete are
+   * reported too, before the stop or delete resolves; the instance manager tells them apart.
    */
   onEvent(listener: (name: string, event: WorkloadEvent) => void): void;
 }
