@@ -118,6 +118,19 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const imageStore = new ImageStore(opts.home);
   const containers = new ContainerManager({ home: opts.home, cgroupParent: `/strata-containers/${scope}` });
   const sandboxes = new SandboxManager({ home: opts.home });
+  const containerWorkloads = new ContainerWorkloads(
+    containers,
+    imageStore,
+    {
+      serve: async (name) => {
+        const networks = new NetworkStore(opts.home);
+        const spec = await networks.get(name);
+        await ensureServed(networks, name, opts.env);
+        return { endpointPath: networkPaths(networks.runDir, name).socket, dhcp: spec.dhcp && !!spec.subnet };
+      },
+    },
+    { log: (msg) => logger.warn(msg) },
+  );
   const instances = new InstanceManager({
     home: opts.home,
     store,
@@ -133,14 +146,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     serveNetwork: (name) => ensureServed(new NetworkStore(opts.home), name, opts.env),
     controls,
     workloads: {
-      container: new ContainerWorkloads(containers, imageStore, {
-        serve: async (name) => {
-          const networks = new NetworkStore(opts.home);
-          const spec = await networks.get(name);
-          await ensureServed(networks, name, opts.env);
-          return { endpointPath: networkPaths(networks.runDir, name).socket, dhcp: spec.dhcp && !!spec.subnet };
-        },
-      }),
+      container: containerWorkloads,
       sandbox: new SandboxWorkloads(sandboxes),
     },
     log: (msg) => logger.info(msg),
@@ -153,6 +159,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       return [] as string[];
     });
     if (adopted.length > 0) logger.info({ adopted }, `re-adopted ${adopted.length} running container(s)`);
+    // Their TAP bridge helpers (started by an earlier daemon) are watched from now on.
+    await containerWorkloads.adopt(adopted);
   }
 
   const unixSockets = new WeakSet<Socket>();
@@ -221,6 +229,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       logger.info('daemon stopping; VMs keep running');
       instances.runtime.detachAll();
       // Containers keep running (a later daemon adopts them); sandboxes are threads of this process and end.
+      containerWorkloads.detach();
       containers.detach();
       await sandboxes.stopAll();
       unix.closeAllConnections();

@@ -11,6 +11,7 @@ import type { ContainerExit, ContainerInfo, ContainerManager } from '../services
 import {
   attachContainerNic,
   type ContainerNic,
+  helperRunning,
   readInterfaceIpv4,
   removeHelperByPid,
   tapBridgeUnavailable,
@@ -109,7 +110,9 @@ interface NicRecord {
 const DHCP_CLIENT = [
   '/bin/sh',
   '-c',
-  'if command -v udhcpc >/dev/null 2>&1; then exec udhcpc -i eth0 -n -t 10 -T 1; ' +
+  // A client left from an interface that went away (its helper ended, see NicWatch) goes first.
+  'for p in /proc/[0-9]*; do case "$(cat "$p/comm" 2>/dev/null)" in udhcpc|dhclient) kill "$(basename "$p")" 2>/dev/null;; esac; done; ' +
+    'if command -v udhcpc >/dev/null 2>&1; then exec udhcpc -i eth0 -n -t 10 -T 1; ' +
     'elif command -v dhclient >/dev/null 2>&1; then exec dhclient -4 -1 eth0; ' +
     'else echo "no DHCP client (udhcpc or dhclient) in the container" >&2; exit 127; fi',
 ];
@@ -118,6 +121,41 @@ const DHCP_CLIENT = [
 function containerMac(name: string): string {
   const h = createHash('sha256').update(`container:${name}`).digest();
   return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
+/** How often the TAP bridge helpers of running containers are looked at (one read of /proc/PID/stat each). */
+const NIC_CHECK_MS = 1000;
+/** A helper that lived this long after being attached again counts as healthy: its failure count starts over. */
+const NIC_STABLE_MS = 60_000;
+/** Re-attaches in a row that did not last (or failed) before the daemon gives up on a container's NIC. */
+const NIC_MAX_TRIES = 5;
+/**
+ * Wait before the next re-attach after `failures` in a row: none for the first, then 2 s, 4 s, 8 s, 16 s; none either
+ * once the tries are used up (the daemon then gives up at once).
+ */
+function nicBackoffMs(failures: number): number {
+  return failures === 0 || failures >= NIC_MAX_TRIES ? 0 : 1000 * 2 ** failures;
+}
+
+/**
+ * The TAP bridge helper of a running container, watched by pid and start time (it is detached and may have been
+ * started by an earlier daemon): when it ends while the container runs, the NIC is attached again with a new helper
+ * and a new DHCP client run, a bounded number of times in a row.
+ */
+interface NicWatch {
+  network: string;
+  pid: number;
+  startTime: string | undefined;
+  /** When the current helper was attached (Date.now()). */
+  attachedAt: number;
+  /** Re-attaches in a row that did not last NIC_STABLE_MS or failed. */
+  failures: number;
+  /** When the current helper was first seen gone. */
+  goneSince?: number | undefined;
+  /** Not before this time (Date.now()) is the next re-attach tried. */
+  nextTry: number;
+  busy: boolean;
+  gaveUp: boolean;
 }
 
 /** How a container's init ended, as a workload event. */
@@ -133,14 +171,24 @@ function containerEnd(exit: ContainerExit): WorkloadEvent {
 export class ContainerWorkloads implements WorkloadBackend {
   /** The NIC of each running container this daemon attached, with the address its DHCP client got. */
   private readonly nics = new Map<string, { nic: ContainerNic; ipv4: string | null }>();
+  /** The helper of each running container on a network, this daemon's or an earlier one's (see NicWatch). */
+  private readonly watched = new Map<string, NicWatch>();
+  private watchTimer: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<(name: string, event: WorkloadEvent) => void>();
+  private readonly log: (msg: string) => void;
 
   constructor(
     private readonly containers: ContainerManager,
     private readonly images: ImageStore,
     private readonly networks?: ContainerNetworkAccess,
+    opts: { log?: ((msg: string) => void) | undefined } = {},
   ) {
-    containers.onAnyExit((name, exit) => this.tell(name, containerEnd(exit)));
+    this.log = opts.log ?? (() => {});
+    containers.onAnyExit((name, exit) => {
+      // An init that ended by itself leaves no NIC entry, watch or helper behind (a stop cleans up the same way).
+      this.forgetNic(name);
+      this.tell(name, containerEnd(exit));
+    });
     containers.onOom((name, oomKills) =>
       this.tell(name, { kind: 'oom', oomKills, reason: 'OOM kill: a process went past the memory limit' }),
     );
@@ -221,7 +269,8 @@ export class ContainerWorkloads implements WorkloadBackend {
     if (spec.network === undefined) return;
     try {
       await this.saveNic(spec.name, { network: spec.network, mac: containerMac(spec.name) });
-      await this.attachNic(spec.name);
+      const nic = await this.attachNic(spec.name);
+      if (nic) this.watch(spec.name, spec.network, nic);
     } catch (err) {
       await this.detachNic(spec.name);
       await this.containers.delete(spec.name, { force: true }).catch(() => undefined);
@@ -237,16 +286,9 @@ export class ContainerWorkloads implements WorkloadBackend {
 
   /** Stops a container (SIGTERM, then SIGKILL after the grace period; at once with `force`); its NIC goes. */
   async stop(name: string, force: boolean): Promise<void> {
+    this.unwatch(name);
     await this.containers.stop(name, { force });
     await this.detachNic(name);
-  }
-
-  /** Stops and starts again, with a new NIC. */
-  async restart(name: string, force: boolean): Promise<void> {
-    await this.containers.stop(name, { force });
-    await this.detachNic(name);
-    await this.containers.start(name);
-    await this.attachOrStop(name);
   }
 
   /** Freezes every process of the container. */
@@ -261,6 +303,7 @@ export class ContainerWorkloads implements WorkloadBackend {
 
   /** Removes the container and every trace of it: its NIC helper too. */
   async delete(name: string, force: boolean): Promise<void> {
+    this.unwatch(name);
     const rec = await this.loadNic(name).catch(() => undefined);
     await this.containers.delete(name, { force });
     await this.detachNic(name, rec);
@@ -335,10 +378,13 @@ export class ContainerWorkloads implements WorkloadBackend {
     await rename(`${path}.tmp`, path);
   }
 
-  /** Attaches a running container to its network, if it has one: TAP bridge helper, then the DHCP client. */
-  private async attachNic(name: string): Promise<void> {
+  /**
+   * Attaches a running container to its network, if it has one: TAP bridge helper, then the DHCP client. Resolves
+   * with the new NIC (undefined when the container has no network).
+   */
+  private async attachNic(name: string): Promise<ContainerNic | undefined> {
     const rec = await this.loadNic(name);
-    if (!rec) return;
+    if (!rec) return undefined;
     const info = await this.containers.info(name);
     if (!info.netnsPath || !info.pid) throw new StrataError('CONFLICT', `container '${name}' is not running`);
     const net = await this.serveNetwork(rec.network);
@@ -353,7 +399,7 @@ export class ContainerWorkloads implements WorkloadBackend {
     const entry = { nic, ipv4: null as string | null };
     this.nics.set(name, entry);
     await this.saveNic(name, { ...rec, helperPid: nic.pid, helperStart: nic.startTime });
-    if (!net.dhcp) return;
+    if (!net.dhcp) return nic;
     const r = await this.containers.exec(name, DHCP_CLIENT, { signal: AbortSignal.timeout(60_000) }).catch((err) => {
       throw new StrataError('UNAVAILABLE', `container '${name}': DHCP client failed: ${errorMessage(err)}`);
     });
@@ -362,12 +408,15 @@ export class ContainerWorkloads implements WorkloadBackend {
       throw new StrataError('UNAVAILABLE', `container '${name}' got no address from network '${rec.network}': ${why}`);
     }
     entry.ipv4 = await readInterfaceIpv4(info.netnsPath);
+    return nic;
   }
 
   /** attachNic for a container just started; on failure stops it again (no half-attached container). */
   private async attachOrStop(name: string): Promise<void> {
     try {
-      await this.attachNic(name);
+      const nic = await this.attachNic(name);
+      const rec = nic && (await this.loadNic(name));
+      if (nic && rec) this.watch(name, rec.network, nic);
     } catch (err) {
       await this.containers.stop(name, { force: true }).catch(() => undefined);
       await this.detachNic(name);
@@ -383,6 +432,149 @@ export class ContainerWorkloads implements WorkloadBackend {
     const r = rec ?? (await this.loadNic(name).catch(() => undefined));
     if (r?.helperPid && r.helperPid !== known?.nic.pid) await removeHelperByPid(r.helperPid, r.helperStart);
   }
+
+  /** After a container's init ended: its NIC entry and watch go, and its helper if it is still there. */
+  private forgetNic(name: string): void {
+    const w = this.watched.get(name);
+    this.unwatch(name);
+    const known = this.nics.get(name);
+    this.nics.delete(name);
+    if (known) void known.nic.remove().catch(() => undefined);
+    else if (w) void removeHelperByPid(w.pid, w.startTime).catch(() => undefined);
+  }
+
+  /**
+   * Watches the helpers of containers an earlier daemon attached (after `ContainerManager.recover` adopted them):
+   * their pid and start time are in `nic.json`. A helper already gone is replaced at the first check.
+   */
+  async adopt(names: readonly string[]): Promise<void> {
+    for (const name of names) {
+      const rec = await this.loadNic(name).catch(() => undefined);
+      if (!rec?.helperPid || this.watched.has(name)) continue;
+      this.watchPid(name, rec.network, rec.helperPid, rec.helperStart);
+    }
+  }
+
+  /** Stops watching helpers (daemon shutdown that keeps containers running: the next daemon adopts them). */
+  detach(): void {
+    for (const name of [...this.watched.keys()]) this.unwatch(name);
+  }
+
+  private watch(name: string, network: string, nic: ContainerNic): void {
+    this.watchPid(name, network, nic.pid, nic.startTime);
+  }
+
+  private watchPid(name: string, network: string, pid: number, startTime: string | undefined): void {
+    const w: NicWatch = {
+      network,
+      pid,
+      startTime,
+      attachedAt: Date.now(),
+      failures: 0,
+      nextTry: 0,
+      busy: false,
+      gaveUp: false,
+    };
+    this.watched.set(name, w);
+    if (!this.watchTimer) {
+      this.watchTimer = setInterval(() => this.checkNics(), NIC_CHECK_MS);
+      this.watchTimer.unref();
+    }
+  }
+
+  private unwatch(name: string): void {
+    this.watched.delete(name);
+    if (this.watched.size === 0 && this.watchTimer) {
+      clearInterval(this.watchTimer);
+      this.watchTimer = undefined;
+    }
+  }
+
+  /** One look at every watched helper; a gone one is re-attached when its back-off allows. */
+  private checkNics(): void {
+    const now = Date.now();
+    for (const [name, w] of this.watched) {
+      if (w.busy || w.gaveUp) continue;
+      if (helperRunning(w.pid, w.startTime)) {
+        if (w.failures > 0 && now - w.attachedAt >= NIC_STABLE_MS) w.failures = 0;
+        continue;
+      }
+      if (w.goneSince === undefined) {
+        w.goneSince = now;
+        w.nextTry = now + nicBackoffMs(w.failures);
+      }
+      if (now < w.nextTry) continue;
+      w.busy = true;
+      void this.reattach(name, w)
+        .catch((err) => this.log(`container '${name}': network interface check failed: ${errorMessage(err)}`))
+        .finally(() => {
+          w.busy = false;
+        });
+    }
+  }
+
+  /** Replaces the ended helper of a running container: a new helper, a new DHCP client; an event either way. */
+  private async reattach(name: string, w: NicWatch): Promise<void> {
+    const info = await this.containers.info(name).catch(() => undefined);
+    if (this.watched.get(name) !== w) return;
+    if (!info || info.status === 'stopped') {
+      // Its init ended before the watch began: nothing to attach any more.
+      this.unwatch(name);
+      return;
+    }
+    // An init that is gone (its helper follows it) is cleaned up by its end; a paused one is tried once resumed
+    // (its DHCP client cannot run while it is frozen).
+    if (!info.pid || info.status !== 'running' || !processRuns(info.pid)) return;
+    const gone = w.pid;
+    if (w.failures >= NIC_MAX_TRIES) {
+      w.gaveUp = true;
+      const reason =
+        `its TAP bridge helper ended again (pid ${gone}); ${NIC_MAX_TRIES} re-attaches in a row did not last, ` +
+        'no more tries until the container is started again';
+      this.log(`container '${name}': network interface on '${w.network}' lost: ${reason}`);
+      this.tell(name, { kind: 'nic', action: 'lost', network: w.network, reason });
+      return;
+    }
+    w.failures++;
+    // The ended helper's entry goes (it is reaped if it was this daemon's child).
+    const old = this.nics.get(name);
+    this.nics.delete(name);
+    if (old) await old.nic.remove().catch(() => undefined);
+    let nic: ContainerNic | undefined;
+    try {
+      nic = await this.attachNic(name);
+    } catch (err) {
+      // Nothing half-made: the new helper, if there was one, goes; the next try waits its back-off.
+      const made = this.nics.get(name);
+      if (made && made.nic.pid !== gone) {
+        this.nics.delete(name);
+        await made.nic.remove().catch(() => undefined);
+      }
+      w.nextTry = Date.now() + nicBackoffMs(w.failures);
+      this.log(`container '${name}': network interface not attached again (try ${w.failures}): ${errorMessage(err)}`);
+      return;
+    }
+    if (!nic) return;
+    if (this.watched.get(name) !== w) {
+      // Stopped or deleted meanwhile: the helper just started goes too.
+      if (this.nics.get(name)?.nic === nic) this.nics.delete(name);
+      await nic.remove().catch(() => undefined);
+      return;
+    }
+    w.pid = nic.pid;
+    w.startTime = nic.startTime;
+    w.attachedAt = Date.now();
+    w.goneSince = undefined;
+    const ipv4 = this.nics.get(name)?.ipv4;
+    const reason = `its TAP bridge helper (pid ${gone}) ended; attached again by helper pid ${nic.pid}${ipv4 ? `, address ${ipv4}` : ''}`;
+    this.log(`container '${name}': network interface on '${w.network}' re-attached: ${reason}`);
+    this.tell(name, { kind: 'nic', action: 'reattached', network: w.network, reason });
+  }
+}
+
+/** True while process `pid` exists (not a zombie). */
+function processRuns(pid: number): boolean {
+  return helperRunning(pid, undefined);
 }
 
 /** How a sandbox run ended, as a workload event. */
@@ -494,11 +686,6 @@ export class SandboxWorkloads implements WorkloadBackend {
   /** Ends the running module. */
   async stop(name: string): Promise<void> {
     await this.sandboxes.stop(name);
-  }
-
-  /** Stops and runs again. */
-  async restart(name: string): Promise<void> {
-    await this.sandboxes.restart(name);
   }
 
   /** Refused: WebAssembly in a worker cannot be frozen. */

@@ -3,6 +3,8 @@
 // table shows them), the container pings the VM (`strata exec`) and the VM pings the container (its console). The
 // container's NIC is a port of the network's switch like the VM's; it comes back after stop/start with the same
 // address, and stop and delete leave no TAP bridge helper, no port and no interface. A sandbox is refused a network.
+// A TAP bridge helper that is killed while its container runs is replaced by the daemon (this daemon's helper, or
+// one an earlier daemon started), told as `instance-nic-reattached`, and the container reaches its gateway again.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -72,6 +74,32 @@ function helpers(home: string): number[] {
     if (argv[0]?.endsWith('strata-tap-bridge') && argv.some((a) => a.startsWith(home))) out.push(Number(p));
   }
   return out;
+}
+
+/** The lifecycle events of instance `name` kept by the daemon so far (action, and the event's data). */
+async function lifecycle(d: DaemonProcess, name: string): Promise<Record<string, unknown>[]> {
+  const res = await fetch(`${d.url}/1.0/events?since=0`, { headers: { authorization: `Bearer ${d.token}` } });
+  const all = (await res.json()) as { type: string; resource: string; data: Record<string, unknown> }[];
+  return all.filter((e) => e.type === 'lifecycle' && e.resource === `/1.0/instances/${name}`).map((e) => e.data);
+}
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Kills the TAP bridge helper `pid` and waits for the daemon's `instance-nic-reattached` (the `n`-th one). */
+async function killHelperAndWait(d: DaemonProcess, name: string, pid: number, n: number) {
+  process.kill(pid, 'SIGKILL');
+  return until(`re-attach #${n} of ${name}`, async () => {
+    const re = (await lifecycle(d, name)).filter((e) => e.action === 'instance-nic-reattached');
+    return re.length >= n ? re[n - 1] : undefined;
+  });
 }
 
 /** The container's eth0 address (`10.0.47.100`), through `strata exec`. */
@@ -220,9 +248,109 @@ test('daemon restart: the next daemon adopts a container on a network, shows its
   const ping = await cli(d, ['exec', 'cnr1', '--', 'ping', '-c', '1', '-W', '5', '10.0.93.1']);
   assert.equal(ping.code, 0, `the adopted container still reaches its gateway: ${ping.out}`);
 
+  // The helper the earlier daemon started dies: this daemon, which watches it by its recorded pid and start time,
+  // attaches the container again.
+  const re = await killHelperAndWait(d, 'cnr1', helper, 1);
+  assert.equal(re.network, 'cnrnet');
+  assert.match(String(re.reason), new RegExp(`helper \\(pid ${helper}\\) ended`));
+  const [adoptedNew] = helpers(home);
+  assert.ok(adoptedNew && adoptedNew !== helper, `a new helper runs: ${helpers(home)}`);
+  assert.deepEqual(await containerAddress(d, 'cnr1'), addr, 'the same lease after the re-attach');
+  const pingAgain = await cli(d, ['exec', 'cnr1', '--', 'ping', '-c', '1', '-W', '5', '10.0.93.1']);
+  assert.equal(pingAgain.code, 0, `the container reaches its gateway after the re-attach: ${pingAgain.out}`);
+
   // Stop: the helper the earlier daemon started ends with it (found by its recorded pid and start time).
   await ok(d, ['stop', 'cnr1']);
   assert.deepEqual(helpers(home), []);
   await ok(d, ['delete', 'cnr1']);
   assert.ok(!(await networkShow(d, 'cnrnet')).ports.some((p) => p.name === 'cnr1'), 'no port after delete');
+});
+
+test("a killed TAP bridge helper is replaced (a bounded number of times in a row); its container's own end leaves no helper", {
+  skip,
+  timeout: 5 * 60_000,
+}, async (t) => {
+  const home = tempHome('scw-');
+  const d = await startDaemonProcess(home);
+  t.after(async () => {
+    for (const pid of helpers(home)) process.kill(pid, 'SIGKILL');
+    await cli(d, ['delete', 'cnw1', '--force'], 60_000).catch(() => undefined);
+    await d.stop().catch(() => undefined);
+    rmSync(home, { recursive: true, force: true });
+  });
+  await ok(d, ['network', 'create', 'cnwnet', '--subnet', '10.0.95.0/24', '--dhcp']);
+  await ok(d, ['image', 'pull', 'busybox', '--type', 'container', '-q']);
+  await ok(d, ['launch', 'busybox', 'cnw1', '--type', 'container', '--network', 'cnwnet', '-q']);
+  const addr = await containerAddress(d, 'cnw1');
+  const [first] = helpers(home);
+  assert.ok(first, 'one helper runs');
+
+  // SIGKILL: the TAP device goes with the helper; the daemon notices, starts a new helper and runs DHCP again.
+  const re1 = await killHelperAndWait(d, 'cnw1', first, 1);
+  assert.equal(re1.network, 'cnwnet');
+  assert.equal(re1.type, 'container');
+  assert.match(String(re1.reason), new RegExp(`helper \\(pid ${first}\\) ended; attached again by helper pid \\d+`));
+  const [second] = helpers(home);
+  assert.ok(second && second !== first, `a new helper runs: ${helpers(home)}`);
+  assert.deepEqual(await containerAddress(d, 'cnw1'), addr, 'the same lease after the re-attach');
+  const ping = await cli(d, ['exec', 'cnw1', '--', 'ping', '-c', '2', '-W', '5', '10.0.95.1']);
+  assert.equal(ping.code, 0, `the container reaches its gateway after the re-attach: ${ping.out}`);
+  assert.ok(
+    (await networkShow(d, 'cnwnet')).ports.some((p) => p.name === 'cnw1'),
+    'its port is back',
+  );
+  // One DHCP client runs in the container, not one per attach.
+  const ps = await ok(d, ['exec', 'cnw1', '--', 'sh', '-c', 'cat /proc/[0-9]*/comm']);
+  assert.equal(ps.split('\n').filter((c) => c === 'udhcpc').length, 1, `processes: ${ps}`);
+
+  // Killed again right away: replaced again (after a back-off), still the same lease.
+  const re2 = await killHelperAndWait(d, 'cnw1', second, 2);
+  assert.match(String(re2.reason), new RegExp(`helper \\(pid ${second}\\) ended`));
+  assert.deepEqual(await containerAddress(d, 'cnw1'), addr);
+  assert.equal(helpers(home).length, 1);
+
+  // A helper that keeps dying is not replaced for ever: after 5 re-attaches in a row that did not last, the next
+  // death is told as instance-nic-lost and no helper is started any more for this run.
+  for (let n = 3; n <= 5; n++) {
+    const [h] = helpers(home);
+    assert.ok(h, `a helper runs before kill #${n}`);
+    await killHelperAndWait(d, 'cnw1', h, n);
+  }
+  const [last] = helpers(home);
+  assert.ok(last, 'a helper runs after 5 re-attaches');
+  process.kill(last, 'SIGKILL');
+  const lost = await until('instance-nic-lost', async () =>
+    (await lifecycle(d, 'cnw1')).find((e) => e.action === 'instance-nic-lost'),
+  );
+  assert.equal(lost.network, 'cnwnet');
+  assert.match(String(lost.reason), /5 re-attaches in a row did not last/);
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.deepEqual(helpers(home), [], 'no helper is started after the daemon gave up');
+  assert.equal((await api(d, 'GET', '/1.0/instances/cnw1')).body.status, 'running', 'the container itself runs on');
+
+  // The init ends by itself: the stop is told with its reason, the helper and the port go, and nothing is attached
+  // again (the daemon forgot the NIC with the run).
+  // `kill` itself may be killed with the rest of the container before its exit reaches runc (137).
+  const kill = await cli(d, ['exec', 'cnw1', '--', 'kill', '1']);
+  assert.ok(kill.code === 0 || kill.code === 137, `strata exec cnw1 -- kill 1: ${kill.code} ${kill.out}`);
+  const stopped = await until('the stop event', async () =>
+    (await lifecycle(d, 'cnw1')).find((e) => e.action === 'instance-stopped'),
+  );
+  assert.equal(stopped.reason, 'exited with code 0');
+  await until('no helper', async () => (helpers(home).length === 0 ? true : undefined), 10_000);
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.deepEqual(helpers(home), [], 'no helper started for a stopped container');
+  const nicEvents = (await lifecycle(d, 'cnw1')).filter((e) => String(e.action).startsWith('instance-nic-'));
+  assert.equal(nicEvents.length, 6, `NIC events: ${JSON.stringify(nicEvents)}`);
+  assert.ok(!(await networkShow(d, 'cnwnet')).ports.some((p) => p.name === 'cnw1'), 'no port after its end');
+  assert.doesNotMatch(readFileSync(`${home}/daemon.log`, 'utf8'), /not attached again/);
+
+  // Started again: attached with the same lease, and watched again.
+  await ok(d, ['start', 'cnw1']);
+  assert.deepEqual(await containerAddress(d, 'cnw1'), addr);
+  const [third] = helpers(home);
+  assert.ok(third, 'a helper runs after start');
+  await killHelperAndWait(d, 'cnw1', third, 6);
+  const pingLast = await cli(d, ['exec', 'cnw1', '--', 'ping', '-c', '1', '-W', '5', '10.0.95.1']);
+  assert.equal(pingLast.code, 0, `the container reaches its gateway: ${pingLast.out}`);
 });

@@ -183,6 +183,15 @@ export async function removeHelperByPid(pid: number, startTime?: string): Promis
   await endProcess(pid);
 }
 
+/**
+ * True while the helper `pid` that started at `startTime` (ContainerNic.startTime) still runs: one read of
+ * `/proc/PID/stat`, cheap enough to ask every second. A zombie, or another process that got the pid, is not it.
+ */
+export function helperRunning(pid: number, startTime: string | undefined): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0 || !alive(pid)) return false;
+  return startTime === undefined || processStartTime(pid) === startTime;
+}
+
 /** Start time of process `pid` (field 22 of `/proc/PID/stat`, clock ticks since boot); undefined when gone. */
 export function processStartTime(pid: number): string | undefined {
   try {

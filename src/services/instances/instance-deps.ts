@@ -146,6 +146,17 @@ export type WorkloadEvent =
       kind: 'oom';
       oomKills: number;
       reason: string;
+    }
+  | {
+      /**
+       * A running container's network interface went away (its TAP bridge helper ended) and was attached again
+       * (`reattached`), or could not be, and no more tries are made until it is started again (`lost`).
+       */
+      kind: 'nic';
+      action: 'reattached' | 'lost';
+      network: string;
+      /** One line. */
+      reason: string;
     };
 
 /** What a create request gives a workload backend. */
@@ -220,8 +231,8 @@ export interface WorkloadBackend {
   /** Creates and starts it; a failure leaves nothing behind. */
   launch(spec: WorkloadCreateSpec): Promise<void>;
   start(name: string): Promise<void>;
+  /** Ends it; the end it causes is sent (to `onEvent`) before this resolves. A restart is a stop, then a start. */
   stop(name: string, force: boolean): Promise<void>;
-  restart(name: string, force: boolean): Promise<void>;
   pause(name: string): Promise<void>;
   resume(name: string): Promise<void>;
   /** Stops it (when `force`) and removes every trace; CONFLICT when it runs and `force` is not set. */
@@ -242,8 +253,8 @@ export interface WorkloadBackend {
   usage(name: string): Promise<WorkloadUsage | undefined>;
   /**
    * Tells `listener` what happens to workloads by themselves: an end not asked for (exit, OOM, CPU limit) and OOM
-   * kills inside a running container. Ends caused by stop, restart or delete are reported too; the instance
-   * manager tells them apart.
+   * kills inside a running container. Ends caused by stop (also the stop of a restart) or delete are
+   * reported too, before the stop or delete resolves; the instance manager tells them apart.
    */
   onEvent(listener: (name: string, event: WorkloadEvent) => void): void;
 }

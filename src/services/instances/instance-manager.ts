@@ -67,9 +67,13 @@ const WORKLOAD_ENGINE: Record<WorkloadType, string> = { container: 'runc', sandb
  */
 export class InstanceManager {
   private readonly creating = new Set<string>();
-  /** Workload events that came while the workload was being launched: sent once its launch events are out. */
-  private readonly heldEvents = new Map<string, WorkloadEvent[]>();
-  /** Workloads being stopped, restarted or deleted on request: their end is that request's event. */
+  /**
+   * Workloads being started (launch, start, the start half of a restart): the events they send meanwhile wait here
+   * and are told once the start's own event (`instance-started`, `instance-restarted`) is out, so an init that ends
+   * at once is told as stopped after it was told as started, never before and never not at all.
+   */
+  private readonly holds = new Map<string, { depth: number; events: WorkloadEvent[] }>();
+  /** Workloads being stopped or deleted on request (also the stop half of a restart): their end is that request's event. */
   private readonly endsAsked = new Map<string, number>();
   /** Live VMMs and the lifecycle work on them. */
   readonly runtime: InstanceRuntime;
@@ -83,13 +87,22 @@ export class InstanceManager {
 
   /** Turns what a workload did by itself into the instance events VMs emit (with the reason). */
   private workloadEvent(type: WorkloadType, name: string, event: WorkloadEvent): void {
-    if (this.creating.has(name)) {
-      const held = this.heldEvents.get(name) ?? [];
-      held.push(event);
-      this.heldEvents.set(name, held);
+    const hold = this.holds.get(name);
+    if (hold) {
+      hold.events.push(event);
       return;
     }
     const resource = `/1.0/instances/${name}`;
+    if (event.kind === 'nic') {
+      this.deps.events.emit('lifecycle', resource, {
+        action: event.action === 'reattached' ? 'instance-nic-reattached' : 'instance-nic-lost',
+        name,
+        type,
+        network: event.network,
+        reason: event.reason,
+      });
+      return;
+    }
     if (event.kind === 'oom') {
       this.deps.events.emit('lifecycle', resource, {
         action: 'instance-oom-kill',
@@ -111,7 +124,7 @@ export class InstanceManager {
     });
   }
 
-  /** Runs `fn` (a stop, restart or delete) with the workload's end counted as asked for. */
+  /** Runs `fn` (a stop or delete, or the stop half of a restart) with the workload's end counted as asked for. */
   private async askedEnd<T>(name: string, fn: () => Promise<T>): Promise<T> {
     this.endsAsked.set(name, (this.endsAsked.get(name) ?? 0) + 1);
     try {
@@ -121,6 +134,38 @@ export class InstanceManager {
       if (n > 0) this.endsAsked.set(name, n);
       else this.endsAsked.delete(name);
     }
+  }
+
+  /** From now on the events of workload `name` wait (see `holds`) until as many `release` calls as `hold` calls. */
+  private hold(name: string): void {
+    const h = this.holds.get(name);
+    if (h) h.depth++;
+    else this.holds.set(name, { depth: 1, events: [] });
+  }
+
+  /** Ends one `hold`; after the last, tells the waiting events in order (or forgets them with `drop`). */
+  private release(type: WorkloadType, name: string, drop = false): void {
+    const h = this.holds.get(name);
+    if (!h) return;
+    if (--h.depth > 0 && !drop) return;
+    this.holds.delete(name);
+    if (!drop) for (const event of h.events) this.workloadEvent(type, name, event);
+  }
+
+  /**
+   * Starts workload `name` with its events held, emits `action` (`instance-started`, `instance-restarted`), then
+   * tells what the new run did meanwhile. A start that fails tells them too (its run may have begun and ended).
+   */
+  private async heldStart(type: WorkloadType, name: string, backend: WorkloadBackend, action: string): Promise<void> {
+    this.hold(name);
+    try {
+      await backend.start(name);
+    } catch (err) {
+      this.release(type, name);
+      throw err;
+    }
+    this.deps.events.emit('lifecycle', `/1.0/instances/${name}`, { action, name, type });
+    this.release(type, name);
   }
 
   /** Usage of a running container or sandbox; undefined when it is stopped or a VM. */
@@ -292,21 +337,21 @@ export class InstanceManager {
       throw new StrataError('INVALID_ARGUMENT', `invalid name: instance '${spec.name}' already exists`);
     }
     this.creating.add(spec.name);
+    this.hold(spec.name);
     const resource = `/1.0/instances/${spec.name}`;
     return this.deps.operations.run('instance.launch', resource, async () => {
       try {
         await backend.launch(spec);
       } catch (err) {
         this.creating.delete(spec.name);
-        this.heldEvents.delete(spec.name);
+        // A launch that fails leaves no instance: nothing of it is told.
+        this.release(type, spec.name, true);
         throw err;
       }
       this.deps.events.emit('lifecycle', resource, { action: 'instance-created', name: spec.name, type });
       this.deps.events.emit('lifecycle', resource, { action: 'instance-started', name: spec.name, type });
       this.creating.delete(spec.name);
-      const held = this.heldEvents.get(spec.name) ?? [];
-      this.heldEvents.delete(spec.name);
-      for (const event of held) this.workloadEvent(type, spec.name, event);
+      this.release(type, spec.name);
     });
   }
 
@@ -405,14 +450,14 @@ export class InstanceManager {
     return this.deps.operations.run(`instance.${action.kind}`, resource, async () => {
       switch (action.kind) {
         case 'start':
-          await backend.start(name);
-          break;
+          return this.heldStart(type, name, backend, 'instance-started');
         case 'stop':
           await this.askedEnd(name, () => backend.stop(name, action.force));
           break;
         case 'restart':
-          await this.askedEnd(name, () => backend.restart(name, action.force));
-          break;
+          // The end the stop causes is the restart's; whatever the new run does is told after `instance-restarted`.
+          await this.askedEnd(name, () => backend.stop(name, action.force));
+          return this.heldStart(type, name, backend, 'instance-restarted');
         case 'pause':
           await backend.pause(name);
           break;
@@ -420,7 +465,7 @@ export class InstanceManager {
           await backend.resume(name);
           break;
       }
-      const past = { start: 'started', stop: 'stopped', restart: 'restarted', pause: 'paused', resume: 'resumed' };
+      const past = { stop: 'stopped', pause: 'paused', resume: 'resumed' };
       this.deps.events.emit('lifecycle', resource, { action: `instance-${past[action.kind]}`, name, type });
     });
   }
