@@ -10,6 +10,13 @@ type ConsoleStatus = 'connecting' | 'connected' | 'ended' | 'unavailable';
 /** How often the console tries again after a refusal. */
 const MAX_ATTEMPTS = 10;
 
+/** Where typed keys go, by instance type. */
+const KEYS_GO_TO: Record<Instance['type'], string> = {
+  vm: 'the guest',
+  container: 'the container',
+  sandbox: "the module's standard input",
+};
+
 const LIVE: ReadonlySet<Instance['status']> = new Set(['starting', 'running', 'paused']);
 
 /**
@@ -40,7 +47,10 @@ export function ConsoleView({ instance }: { instance: Instance }) {
     const term = new Terminal({
       // A VM's serial console sends CR LF; a container's or sandbox's output is a pipe with bare LF.
       convertEol: instance.type !== 'vm',
-      cursorBlink: true,
+      cursorBlink: live,
+      // The output of a finished run takes no keys: no cursor.
+      cursorInactiveStyle: live ? 'outline' : 'none',
+      disableStdin: !live,
       fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
       fontSize: 14,
       scrollback: 5000,
@@ -66,7 +76,7 @@ export function ConsoleView({ instance }: { instance: Instance }) {
     const encoder = new TextEncoder();
     ws.onopen = () => {
       setStatus('connected');
-      term.focus();
+      if (live) term.focus();
     };
     ws.onmessage = (m) => term.write(new Uint8Array(m.data as ArrayBuffer));
     let retry: ReturnType<typeof setTimeout> | undefined;
@@ -92,9 +102,9 @@ export function ConsoleView({ instance }: { instance: Instance }) {
   const note =
     status === 'connecting'
       ? 'Connecting…'
-      : status === 'connected'
-        ? 'Connected — keys you type go to the guest'
-        : status === 'ended'
+      : status === 'connected' && !lastRun
+        ? `Connected — keys you type go to ${KEYS_GO_TO[instance.type]}`
+        : status === 'ended' || status === 'connected'
           ? lastRun
             ? 'The output of its last run'
             : 'The console ended'

@@ -1,7 +1,7 @@
 import { Fragment } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import type { Image, Operation, PullImage } from '../api/schema/index.js';
-import { api, messageOf } from './api.js';
+import { api } from './api.js';
 import { namedField, withoutField } from './field-errors.js';
 import { formatAgo, formatBytes } from './format.js';
 import type { LiveState, LiveStore } from './live.js';
@@ -12,12 +12,16 @@ import {
   FormDialog,
   fieldAttrs,
   Notice,
+  num,
   OperationProgress,
   PageHead,
   RowAction,
   RowError,
+  TableHead,
   TypeBadge,
+  useDeletes,
   useForm,
+  useList,
 } from './ui.js';
 
 /** What the pull dialog offers, per image type (the daemon's pullable sources). */
@@ -37,45 +41,18 @@ const isPull = (o: Operation) => o.kind === 'image.pull';
  * operation whose progress bar follows the event stream); delete one (asks first; a refusal is shown at its row).
  */
 export function ImagesPage({ live, store }: { live: LiveState; store: LiveStore }) {
-  const [images, setImages] = useState<Image[] | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
   const [pulling, setPulling] = useState(false);
   const [pulls, setPulls] = useState<string[]>([]);
-  const [deleting, setDeleting] = useState<Image | null>(null);
-  const [rowError, setRowError] = useState<{ name: string; message: string } | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
-
-  const load = () =>
-    api<Image[]>('GET', '/1.0/images').then(
-      (list) => {
-        setImages(list.sort((a, b) => a.name.localeCompare(b.name)));
-        setLoadError(null);
-      },
-      (err) => setLoadError(`The images could not be listed: ${messageOf(err)}`),
-    );
   // The list is read again whenever a pull starts or ends (from this page or elsewhere).
   const pullKey = live.operations
     .filter(isPull)
     .map((o) => `${o.id}:${o.status}`)
     .join(',');
-  useEffect(() => {
-    load();
-  }, [pullKey]);
+  const { items: images, error: loadError, load } = useList<Image>('/1.0/images', 'images', [pullKey]);
+  const { deleting, setDeleting, remove, ask, errorAt, notice, setNotice } = useDeletes<Image>((i) => i.name, load);
 
   const mine = live.operations.filter((o) => pulls.includes(o.id));
   const others = live.operations.filter((o) => isPull(o) && o.status === 'running' && !pulls.includes(o.id));
-
-  const remove = async (img: Image) => {
-    setDeleting(null);
-    setRowError(null);
-    try {
-      await api('DELETE', `/1.0/images/${encodeURIComponent(img.name)}`);
-      setNotice(`Image ${img.name} was deleted.`);
-    } catch (err) {
-      setRowError({ name: img.name, message: `${img.name} was not deleted: ${messageOf(err)}` });
-    }
-    await load();
-  };
 
   return (
     <>
@@ -119,22 +96,7 @@ export function ImagesPage({ live, store }: { live: LiveState; store: LiveStore 
       {images !== null && images.length > 0 ? (
         <div class="card table-card">
           <table class="table responsive image-table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Type</th>
-                <th scope="col">Distribution</th>
-                <th scope="col">Arch</th>
-                <th scope="col" class="num">
-                  Size
-                </th>
-                <th scope="col">Kernel</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead columns={['Name', 'Type', 'Distribution', 'Arch', num('Size'), 'Kernel', 'Created', '']} />
             <tbody>
               {images.map((img) => (
                 <Fragment key={img.name}>
@@ -163,18 +125,10 @@ export function ImagesPage({ live, store }: { live: LiveState; store: LiveStore 
                       </time>
                     </td>
                     <td class="row-actions">
-                      <RowAction
-                        label="Delete"
-                        of={img.name}
-                        danger
-                        onClick={() => {
-                          setNotice(null);
-                          setDeleting(img);
-                        }}
-                      />
+                      <RowAction label="Delete" of={img.name} danger onClick={() => ask(setDeleting, img)} />
                     </td>
                   </tr>
-                  <RowError message={rowError?.name === img.name ? rowError.message : null} columns={8} />
+                  <RowError message={errorAt(img)} columns={8} />
                 </Fragment>
               ))}
             </tbody>
@@ -196,7 +150,7 @@ export function ImagesPage({ live, store }: { live: LiveState; store: LiveStore 
           title={`Delete image ${deleting.name}?`}
           action="Delete"
           onCancel={() => setDeleting(null)}
-          onConfirm={() => remove(deleting)}
+          onConfirm={() => remove(deleting, 'Image', `/1.0/images/${encodeURIComponent(deleting.name)}`)}
         >
           Its files are removed from the image store; pulling it again builds it anew. An image an instance uses is
           kept.

@@ -12,7 +12,17 @@ import { api, messageOf } from './api.js';
 import { ConsoleView } from './console-view.js';
 import { formatAgo, formatBytes, fromBase64, instanceOf } from './format.js';
 import type { LiveState, LiveStore } from './live.js';
-import { ConfirmDialog, ErrorNote, OperationProgress, PageHead, StateBadge, TYPE_LABEL, TypeBadge } from './ui.js';
+import {
+  ConfirmDialog,
+  ErrorNote,
+  num,
+  OperationProgress,
+  PageHead,
+  StateBadge,
+  TableHead,
+  TYPE_LABEL,
+  TypeBadge,
+} from './ui.js';
 import { UsageCharts } from './usage.js';
 
 type Action = StateChange['action'];
@@ -477,25 +487,7 @@ function DiskTable({ disks, error }: { disks: InstanceDisk[] | null; error: stri
       {disks?.length === 0 ? <p class="muted card-pad">No disks.</p> : null}
       {disks && disks.length > 0 ? (
         <table class="table responsive" data-table="disks">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col" class="num">
-                Size
-              </th>
-              <th scope="col" class="num">
-                On host
-              </th>
-              <th scope="col">Format</th>
-              <th scope="col">Volume</th>
-              <th scope="col" class="num">
-                Read
-              </th>
-              <th scope="col" class="num">
-                Written
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Name', num('Size'), num('On host'), 'Format', 'Volume', num('Read'), num('Written')]} />
           <tbody>
             {disks.map((d) => (
               <tr key={d.name} data-disk={d.name}>
@@ -537,21 +529,7 @@ function NicTable({ nics, error }: { nics: InstanceNic[] | null; error: string |
       {nics?.length === 0 ? <p class="muted card-pad">No network interface: the instance is on no network.</p> : null}
       {nics && nics.length > 0 ? (
         <table class="table responsive" data-table="nics">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Network</th>
-              <th scope="col">IPv4</th>
-              <th scope="col">MAC</th>
-              <th scope="col">VLAN</th>
-              <th scope="col" class="num">
-                Received
-              </th>
-              <th scope="col" class="num">
-                Sent
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Name', 'Network', 'IPv4', 'MAC', 'VLAN', num('Received'), num('Sent')]} />
           <tbody>
             {nics.map((n) => (
               <tr key={n.name} data-nic={n.name}>

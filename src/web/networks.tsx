@@ -1,7 +1,7 @@
 import { Fragment } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import type { CreateNetwork, Network } from '../api/schema/index.js';
-import { api, messageOf } from './api.js';
+import { api } from './api.js';
 import { namedField, withoutField } from './field-errors.js';
 import type { LiveState } from './live.js';
 import { TopologyGraph } from './topology.js';
@@ -15,7 +15,10 @@ import {
   PageHead,
   RowAction,
   RowError,
+  TableHead,
+  useDeletes,
   useForm,
+  useList,
 } from './ui.js';
 
 type NetField = 'name' | 'subnet' | 'vlan';
@@ -31,37 +34,10 @@ function usersOf(live: LiveState, n: Network): string[] {
  * each change made here and whenever an instance joins, leaves or changes state (as the event stream reports).
  */
 export function NetworksPage({ live }: { live: LiveState }) {
-  const [networks, setNetworks] = useState<Network[] | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
-  const [deleting, setDeleting] = useState<Network | null>(null);
-  const [rowError, setRowError] = useState<{ name: string; message: string } | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
-
-  const load = () =>
-    api<Network[]>('GET', '/1.0/networks').then(
-      (list) => {
-        setNetworks(list.sort((a, b) => a.name.localeCompare(b.name)));
-        setLoadError(null);
-      },
-      (err) => setLoadError(`The networks could not be listed: ${messageOf(err)}`),
-    );
   const instanceKey = live.instances.map((i) => `${i.name}:${i.network}:${i.status}`).join(',');
-  useEffect(() => {
-    load();
-  }, [instanceKey]);
-
-  const remove = async (n: Network) => {
-    setDeleting(null);
-    setRowError(null);
-    try {
-      await api('DELETE', `/1.0/networks/${encodeURIComponent(n.name)}`);
-      setNotice(`Network ${n.name} was deleted.`);
-    } catch (err) {
-      setRowError({ name: n.name, message: `${n.name} was not deleted: ${messageOf(err)}` });
-    }
-    await load();
-  };
+  const { items: networks, error: loadError, load } = useList<Network>('/1.0/networks', 'networks', [instanceKey]);
+  const { deleting, setDeleting, remove, ask, errorAt, notice, setNotice } = useDeletes<Network>((n) => n.name, load);
 
   return (
     <>
@@ -95,20 +71,7 @@ export function NetworksPage({ live }: { live: LiveState }) {
           </section>
           <div class="card table-card">
             <table class="table responsive">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Subnet</th>
-                  <th scope="col">VLAN</th>
-                  <th scope="col">DHCP</th>
-                  <th scope="col">NAT</th>
-                  <th scope="col">Switch</th>
-                  <th scope="col">Instances</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
+              <TableHead columns={['Name', 'Subnet', 'VLAN', 'DHCP', 'NAT', 'Switch', 'Instances', '']} />
               <tbody>
                 {networks.map((n) => {
                   const users = usersOf(live, n);
@@ -150,18 +113,10 @@ export function NetworksPage({ live }: { live: LiveState }) {
                           >
                             Flows
                           </a>
-                          <RowAction
-                            label="Delete"
-                            of={n.name}
-                            danger
-                            onClick={() => {
-                              setNotice(null);
-                              setDeleting(n);
-                            }}
-                          />
+                          <RowAction label="Delete" of={n.name} danger onClick={() => ask(setDeleting, n)} />
                         </td>
                       </tr>
-                      <RowError message={rowError?.name === n.name ? rowError.message : null} columns={8} />
+                      <RowError message={errorAt(n)} columns={8} />
                     </Fragment>
                   );
                 })}
@@ -185,7 +140,7 @@ export function NetworksPage({ live }: { live: LiveState }) {
           title={`Delete network ${deleting.name}?`}
           action="Delete"
           onCancel={() => setDeleting(null)}
-          onConfirm={() => remove(deleting)}
+          onConfirm={() => remove(deleting, 'Network', `/1.0/networks/${encodeURIComponent(deleting.name)}`)}
         >
           Its definition is removed; instances can no longer join it. This cannot be undone.
         </ConfirmDialog>
@@ -222,8 +177,6 @@ function CreateNetworkDialog({ onClose, onCreated }: { onClose: () => void; onCr
       wide
       general={general}
       busy={busy}
-      submit="Create"
-      busyLabel="Creating…"
       onSubmit={submit}
       onClose={onClose}
     >

@@ -14,10 +14,13 @@ import {
   fieldAttrs,
   Meter,
   Notice,
+  num,
   PageHead,
   RowAction,
   RowError,
   RunningOperations,
+  TableHead,
+  useDeletes,
   useForm,
 } from './ui.js';
 
@@ -52,9 +55,6 @@ export function StoragePage({ live, store }: { live: LiveState; store: LiveStore
   const [started, setStarted] = useState<string[]>([]);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [creatingIn, setCreatingIn] = useState<string | null>(null);
-  const [deleting, setDeleting] = useState<StorageVolume | null>(null);
-  const [rowError, setRowError] = useState<{ key: string; message: string } | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
 
   const load = async () => {
     try {
@@ -86,24 +86,11 @@ export function StoragePage({ live, store }: { live: LiveState; store: LiveStore
   useEffect(() => {
     load();
   }, [running]);
+  const { deleting, setDeleting, remove, ask, errorAt, notice, setNotice } = useDeletes<StorageVolume>(
+    (v) => `${v.pool}/${v.name}`,
+    load,
+  );
   const failed = live.operations.filter((o) => started.includes(o.id) && o.status === 'failure');
-
-  /** Opens a dialog about volume `v` (a notice of the last change goes). */
-  const ask = (open: (v: StorageVolume) => void, v: StorageVolume) => {
-    setNotice(null);
-    open(v);
-  };
-  const remove = async (v: StorageVolume) => {
-    setDeleting(null);
-    setRowError(null);
-    try {
-      await api('DELETE', `/1.0/storage-pools/${encodeURIComponent(v.pool)}/volumes/${encodeURIComponent(v.name)}`);
-      setNotice(`Volume ${v.name} was deleted.`);
-    } catch (err) {
-      setRowError({ key: `${v.pool}/${v.name}`, message: `${v.name} was not deleted: ${messageOf(err)}` });
-    }
-    await load();
-  };
 
   return (
     <>
@@ -169,22 +156,7 @@ export function StoragePage({ live, store }: { live: LiveState; store: LiveStore
           {volumes !== null && volumes.length === 0 ? <p class="muted">No volumes in this pool yet.</p> : null}
           {volumes !== null && volumes.length > 0 ? (
             <table class="table responsive volume-table">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Format</th>
-                  <th scope="col" class="num">
-                    Size
-                  </th>
-                  <th scope="col" class="num">
-                    Allocated
-                  </th>
-                  <th scope="col">Used by</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
+              <TableHead columns={['Name', 'Format', num('Size'), num('Allocated'), 'Used by', '']} />
               <tbody>
                 {volumes.map((v) => {
                   const key = `${v.pool}/${v.name}`;
@@ -219,7 +191,7 @@ export function StoragePage({ live, store }: { live: LiveState; store: LiveStore
                           <RowAction label="Delete" of={v.name} danger onClick={() => ask(setDeleting, v)} />
                         </td>
                       </tr>
-                      <RowError message={rowError?.key === key ? rowError.message : null} columns={6} />
+                      <RowError message={errorAt(v)} columns={6} />
                       {openSnaps === key ? (
                         <tr class="row-panel" id={`snaps-${v.pool}-${v.name}`}>
                           <td colSpan={6}>
@@ -262,7 +234,13 @@ export function StoragePage({ live, store }: { live: LiveState; store: LiveStore
           title={`Delete volume ${deleting.name}?`}
           action="Delete"
           onCancel={() => setDeleting(null)}
-          onConfirm={() => remove(deleting)}
+          onConfirm={() =>
+            remove(
+              deleting,
+              'Volume',
+              `/1.0/storage-pools/${encodeURIComponent(deleting.pool)}/volumes/${encodeURIComponent(deleting.name)}`,
+            )
+          }
         >
           Its data is deleted{deleting.snapshotCount > 0 ? `, with its ${deleting.snapshotCount} snapshot(s)` : ''}.
           This cannot be undone.
@@ -316,8 +294,6 @@ function CreateVolumeDialog({
       }
       general={general}
       busy={busy}
-      submit="Create"
-      busyLabel="Creating…"
       onSubmit={submit}
       onClose={onClose}
     >

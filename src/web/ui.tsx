@@ -1,7 +1,7 @@
 import type { ComponentChildren, RefObject } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Instance, Operation } from '../api/schema/index.js';
-import { messageOf } from './api.js';
+import { api, messageOf } from './api.js';
 import { formatBytes, plainAction } from './format.js';
 
 /** Human words for an instance status. */
@@ -101,6 +101,88 @@ export function RowAction({
       {label}
     </button>
   );
+}
+
+/** A column of a table head: its title, right-aligned when `num`; `''` is a row's actions column (a hidden title). */
+export type Column = string | { title: string; num: true };
+
+/** A table's head row. */
+export function TableHead({ columns }: { columns: Column[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) =>
+          c === '' ? (
+            <th key="actions" scope="col">
+              <span class="visually-hidden">Actions</span>
+            </th>
+          ) : typeof c === 'string' ? (
+            <th key={c} scope="col">
+              {c}
+            </th>
+          ) : (
+            <th key={c.title} scope="col" class="num">
+              {c.title}
+            </th>
+          ),
+        )}
+      </tr>
+    </thead>
+  );
+}
+
+/** A right-aligned column. */
+export const num = (title: string): Column => ({ title, num: true });
+
+/**
+ * A list read from `path` (sorted by name) and read again when `deps` change; the error says what could not be
+ * listed (`what`, e.g. `networks`).
+ */
+export function useList<T extends { name: string }>(path: string, what: string, deps: unknown[]) {
+  const [items, setItems] = useState<T[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = () =>
+    api<T[]>('GET', path).then(
+      (list) => {
+        setItems(list.sort((a, b) => a.name.localeCompare(b.name)));
+        setError(null);
+      },
+      (err) => setError(`The ${what} could not be listed: ${messageOf(err)}`),
+    );
+  useEffect(() => {
+    void load();
+  }, deps);
+  return { items, error, load };
+}
+
+/**
+ * Deleting from a list: the item a confirmation asks about, the refusal shown at the row it was asked from, and a
+ * notice of the last change; the list is read again after each attempt.
+ */
+export function useDeletes<T extends { name: string }>(keyOf: (t: T) => string, load: () => Promise<unknown>) {
+  const [deleting, setDeleting] = useState<T | null>(null);
+  const [rowError, setRowError] = useState<{ key: string; message: string } | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  /** Deletes `item` (`DELETE path`); `noun` names its kind in the notice (`Network lan0 was deleted.`). */
+  const remove = async (item: T, noun: string, path: string) => {
+    setDeleting(null);
+    setRowError(null);
+    try {
+      await api('DELETE', path);
+      setNotice(`${noun} ${item.name} was deleted.`);
+    } catch (err) {
+      setRowError({ key: keyOf(item), message: `${item.name} was not deleted: ${messageOf(err)}` });
+    }
+    await load();
+  };
+  /** Opens a dialog about `item` with `open` (the notice of the last change goes). */
+  const ask = (open: (item: T) => void, item: T) => {
+    setNotice(null);
+    open(item);
+  };
+  /** The refusal to show under `item`'s row, if any. */
+  const errorAt = (item: T) => (rowError?.key === keyOf(item) ? rowError.message : null);
+  return { deleting, setDeleting, remove, ask, errorAt, notice, setNotice };
 }
 
 /** A page heading with optional actions on its right. */
@@ -306,8 +388,8 @@ export function FormDialog({
   wide,
   general,
   busy,
-  submit,
-  busyLabel,
+  submit = 'Create',
+  busyLabel = 'Creating…',
   onSubmit,
   onClose,
   children,
@@ -318,8 +400,9 @@ export function FormDialog({
   wide?: boolean;
   general: string | null;
   busy: boolean;
-  submit: string;
-  busyLabel: string;
+  /** The submit button's words, and while the request runs (default Create, Creating…). */
+  submit?: string;
+  busyLabel?: string;
   onSubmit: (e: Event) => void;
   onClose: () => void;
   children: ComponentChildren;
