@@ -307,7 +307,7 @@ export function CreateDialog({ server, onClose }: { server: ServerInfo | null; o
       onClose={onClose}
     >
       <fieldset class="segmented" data-field="type">
-        <legend>Type</legend>
+        <legend class="visually-hidden">Type</legend>
         {(['vm', 'container', 'sandbox'] as const).map((t) => (
           <label key={t} class={type === t ? 'checked' : undefined}>
             <input type="radio" name="type" value={t} checked={type === t} onChange={() => chooseType(t)} />

@@ -192,7 +192,7 @@ function PullDialog({ onClose, onStarted }: { onClose: () => void; onStarted: (o
       onClose={onClose}
     >
       <fieldset class="segmented" aria-describedby={errors.type ? 'pull-type-err' : undefined}>
-        <legend>Type</legend>
+        <legend class="visually-hidden">Type</legend>
         {(['vm', 'container'] as const).map((t) => (
           <label key={t} class={type === t ? 'checked' : undefined}>
             <input
