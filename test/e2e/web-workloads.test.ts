@@ -56,6 +56,11 @@ test('web console: images, a container with exec, a sandbox from an uploaded mod
       await row.waitFor();
       assert.equal(await row.getAttribute('data-type'), 'container');
       assert.match((await row.textContent()) ?? '', /Container/);
+      // Its size is its root file system's (the host's busybox and its links): shown, not zero.
+      const pulled = await pageApi<Image>(page, 'GET', '/1.0/images/busybox-container');
+      assert.equal(pulled.body.type, 'container');
+      assert.ok(pulled.body.sizeBytes > 100_000, `busybox-container is ${pulled.body.sizeBytes} bytes`);
+      assert.match((await row.locator('td[data-label="Size"]').textContent()) ?? '', /^[\d.]+ (KiB|MiB)$/);
       const ops = await pageApi<Operation[]>(page, 'GET', '/1.0/operations');
       assert.equal(ops.body.find((o) => o.kind === 'image.pull')?.status, 'success');
       await shoot(page, 'web-images');
