@@ -2,6 +2,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ActivityPage } from './activity.js';
 import { api, messageOf, setUnauthorizedHandler } from './api.js';
 import { CreateDialog } from './create-dialog.js';
+import { ImagesPage } from './images.js';
 import { InstancePage } from './instance-page.js';
 import { InstanceList } from './instances.js';
 import { EMPTY_STATE, type LiveState, LiveStore } from './live.js';
@@ -14,7 +15,7 @@ import { ErrorNote } from './ui.js';
 
 /**
  * The page a location hash names: `#/`, `#/instances`, `#/instances/<name>`, `#/networks`, `#/networks/<name>`,
- * `#/storage`, `#/activity`.
+ * `#/images`, `#/storage`, `#/activity`.
  */
 export type Route =
   | { page: 'overview' }
@@ -22,6 +23,7 @@ export type Route =
   | { page: 'instance'; name: string }
   | { page: 'networks' }
   | { page: 'network'; name: string }
+  | { page: 'images' }
   | { page: 'storage' }
   | { page: 'activity' };
 
@@ -32,6 +34,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'instances') return { page: 'instances' };
   if (parts[0] === 'networks' && parts[1]) return { page: 'network', name: decodeURIComponent(parts[1]) };
   if (parts[0] === 'networks') return { page: 'networks' };
+  if (parts[0] === 'images') return { page: 'images' };
   if (parts[0] === 'storage') return { page: 'storage' };
   if (parts[0] === 'activity') return { page: 'activity' };
   return { page: 'overview' };
@@ -121,6 +124,7 @@ export function App() {
           {nav('#/', 'Overview', route.page === 'overview')}
           {nav('#/instances', 'Instances', route.page === 'instances' || route.page === 'instance')}
           {nav('#/networks', 'Networks', route.page === 'networks' || route.page === 'network')}
+          {nav('#/images', 'Images', route.page === 'images')}
           {nav('#/storage', 'Storage', route.page === 'storage')}
           {nav('#/activity', 'Activity', route.page === 'activity')}
         </nav>
@@ -148,6 +152,7 @@ export function App() {
         {live.loaded && route.page === 'instance' ? <InstancePage name={route.name} live={live} store={store} /> : null}
         {live.loaded && route.page === 'networks' ? <NetworksPage live={live} /> : null}
         {live.loaded && route.page === 'network' ? <NetworkPage name={route.name} live={live} /> : null}
+        {live.loaded && route.page === 'images' ? <ImagesPage live={live} store={store} /> : null}
         {live.loaded && route.page === 'storage' ? <StoragePage live={live} store={store} /> : null}
         {live.loaded && route.page === 'activity' ? <ActivityPage live={live} /> : null}
       </main>

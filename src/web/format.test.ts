@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fieldOfError, namedField, withoutField } from './field-errors.js';
-import { formatAgo, formatBytes, instanceOf, plainAction } from './format.js';
+import { formatAgo, formatBytes, fromBase64, instanceOf, parseEnv, plainAction, splitArgs } from './format.js';
 
 test('sizes read in binary units', () => {
   assert.equal(formatBytes(512 * 1024 * 1024), '512 MiB');
@@ -40,4 +40,29 @@ test('network and volume messages land at their field, without the field prefix'
   assert.equal(namedField('invalid gateway: bad', ['name', 'subnet', 'vlan']), undefined);
   assert.equal(namedField('Invalid size: lots is not a size', ['name', 'size', 'format']), 'size');
   assert.equal(withoutField('Invalid size: lots is not a size'), 'Lots is not a size');
+});
+
+test('a command line splits into arguments; quotes keep blanks; an open quote is refused', () => {
+  assert.deepEqual(splitArgs("  first 'second arg'  \"it's\" x''y "), ['first', 'second arg', "it's", 'xy']);
+  assert.deepEqual(splitArgs(''), []);
+  assert.deepEqual(splitArgs("''"), ['']);
+  assert.throws(() => splitArgs('a "b'), /the quote " is not closed/);
+});
+
+test('environment lines read as NAME=value; a bad line is named', () => {
+  assert.deepEqual(parseEnv('GREETING=hi there\n\nEMPTY=\nX=a=b\r\n'), { GREETING: 'hi there', EMPTY: '', X: 'a=b' });
+  assert.throws(() => parseEnv('NOEQUALS'), /'NOEQUALS' is not NAME=value/);
+  assert.throws(() => parseEnv('1BAD=x'), /'1BAD=x' is not NAME=value/);
+});
+
+test('base64 output reads as UTF-8 text', () => {
+  assert.equal(fromBase64(Buffer.from('héllo\n').toString('base64')), 'héllo\n');
+  assert.equal(fromBase64(''), '');
+});
+
+test('dotted validation paths name their last part', () => {
+  assert.equal(namedField('invalid limits.cpuWeight: must be 1..10000', ['cpuWeight'] as const), 'cpuWeight');
+  assert.equal(fieldOfError('invalid body.limits.cpuQuotaPercent: must be >= 0'), 'cpuQuotaPercent');
+  assert.equal(fieldOfError("invalid hostname: 'a_b' is not a host name label"), 'hostname');
+  assert.equal(withoutField('invalid limits.cpuWeight: must be 1..10000'), 'Must be 1..10000');
 });

@@ -39,3 +39,55 @@ export function instanceOf(resource: string): string | undefined {
 export function plainAction(kind: string): string {
   return kind.replace(/^instance[-.]/, '').replace(/[-.]/g, ' ');
 }
+
+/**
+ * Splits a line into arguments as a shell would for plain words: blanks separate them, and '…' or "…" keep blanks
+ * (and the other quote) inside one. An unclosed quote is an error naming it.
+ */
+export function splitArgs(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let inWord = false;
+  let quote: '"' | "'" | null = null;
+  for (const ch of line) {
+    if (quote) {
+      if (ch === quote) quote = null;
+      else cur += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      inWord = true;
+    } else if (/\s/.test(ch)) {
+      if (inWord) out.push(cur);
+      cur = '';
+      inWord = false;
+    } else {
+      cur += ch;
+      inWord = true;
+    }
+  }
+  if (quote) throw new Error(`the quote ${quote} is not closed`);
+  if (inWord) out.push(cur);
+  return out;
+}
+
+/** Environment variables from `NAME=value` lines (blank lines skipped); a line without a valid name is an error. */
+export function parseEnv(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\r$/, '');
+    if (!line.trim()) continue;
+    const eq = line.indexOf('=');
+    const name = eq < 0 ? line.trim() : line.slice(0, eq).trim();
+    if (eq < 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`'${line.trim()}' is not NAME=value`);
+    env[name] = line.slice(eq + 1);
+  }
+  return env;
+}
+
+/** Text from base64 (UTF-8; bytes that are not UTF-8 show as U+FFFD). */
+export function fromBase64(b64: string): string {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new TextDecoder().decode(bytes);
+}

@@ -1,7 +1,7 @@
 import type { Instance } from '../api/schema/index.js';
 import { formatBytes } from './format.js';
 import type { LiveState } from './live.js';
-import { PageHead, StateBadge, TypeBadge } from './ui.js';
+import { num, PageHead, StateBadge, TableHead, TypeBadge } from './ui.js';
 import { Sparkline } from './usage.js';
 
 /** The IPv4 addresses of an instance's NICs, from its latest metrics sample (running instances only). */
@@ -52,23 +52,9 @@ export function InstanceList({ live, onCreate }: { live: LiveState; onCreate: ()
       ) : (
         <div class="card table-card">
           <table class="table responsive instance-table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">State</th>
-                <th scope="col">Type</th>
-                <th scope="col">Engine</th>
-                <th scope="col" class="num">
-                  vCPUs
-                </th>
-                <th scope="col" class="num">
-                  Memory
-                </th>
-                <th scope="col">IPv4</th>
-                <th scope="col">CPU</th>
-                <th scope="col">Memory use</th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={['Name', 'State', 'Type', 'Engine', num('vCPUs'), num('Memory'), 'IPv4', 'CPU', 'Memory use']}
+            />
             <tbody>
               {live.instances.map((i) => {
                 const ips = addressesOf(live, i.name);

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Network, NetworkFlows } from '../api/schema/index.js';
 import { api, messageOf, wsUrl } from './api.js';
 import type { LiveState } from './live.js';
-import { ErrorNote, PageHead } from './ui.js';
+import { ErrorNote, num, PageHead, TableHead } from './ui.js';
 
 /** Counters in short form: 1234 → `1.2k`. */
 function formatCount(n: number): string {
@@ -156,25 +156,9 @@ export function NetworkPage({ name, live }: { name: string; live: LiveState }) {
               ) : null}
             </p>
             <table class="table responsive flow-table" data-table="flows">
-              <thead>
-                <tr>
-                  <th scope="col" class="num">
-                    Table
-                  </th>
-                  <th scope="col" class="num">
-                    Priority
-                  </th>
-                  <th scope="col">Match</th>
-                  <th scope="col">Actions</th>
-                  <th scope="col" class="num">
-                    Packets
-                  </th>
-                  <th scope="col" class="num">
-                    Bytes
-                  </th>
-                  <th scope="col">Cookie</th>
-                </tr>
-              </thead>
+              <TableHead
+                columns={[num('Table'), num('Priority'), 'Match', 'Actions', num('Packets'), num('Bytes'), 'Cookie']}
+              />
               <tbody>
                 {t.flows.map((f, k) => (
                   <tr key={`${f.table}/${f.priority}/${f.match}/${k}`} data-flow-priority={f.priority}>

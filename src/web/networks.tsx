@@ -1,11 +1,25 @@
 import { Fragment } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import type { CreateNetwork, Network } from '../api/schema/index.js';
-import { api, messageOf } from './api.js';
+import { api } from './api.js';
 import { namedField, withoutField } from './field-errors.js';
 import type { LiveState } from './live.js';
 import { TopologyGraph } from './topology.js';
-import { ConfirmDialog, ErrorNote, Field, fieldAttrs, Modal, PageHead } from './ui.js';
+import {
+  ConfirmDialog,
+  ErrorNote,
+  Field,
+  FormDialog,
+  fieldAttrs,
+  Notice,
+  PageHead,
+  RowAction,
+  RowError,
+  TableHead,
+  useDeletes,
+  useForm,
+  useList,
+} from './ui.js';
 
 type NetField = 'name' | 'subnet' | 'vlan';
 const NET_FIELDS: readonly NetField[] = ['name', 'subnet', 'vlan'];
@@ -20,37 +34,10 @@ function usersOf(live: LiveState, n: Network): string[] {
  * each change made here and whenever an instance joins, leaves or changes state (as the event stream reports).
  */
 export function NetworksPage({ live }: { live: LiveState }) {
-  const [networks, setNetworks] = useState<Network[] | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
-  const [deleting, setDeleting] = useState<Network | null>(null);
-  const [rowError, setRowError] = useState<{ name: string; message: string } | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
-
-  const load = () =>
-    api<Network[]>('GET', '/1.0/networks').then(
-      (list) => {
-        setNetworks(list.sort((a, b) => a.name.localeCompare(b.name)));
-        setLoadError(null);
-      },
-      (err) => setLoadError(`The networks could not be listed: ${messageOf(err)}`),
-    );
   const instanceKey = live.instances.map((i) => `${i.name}:${i.network}:${i.status}`).join(',');
-  useEffect(() => {
-    load();
-  }, [instanceKey]);
-
-  const remove = async (n: Network) => {
-    setDeleting(null);
-    setRowError(null);
-    try {
-      await api('DELETE', `/1.0/networks/${encodeURIComponent(n.name)}`);
-      setNotice(`Network ${n.name} was deleted.`);
-    } catch (err) {
-      setRowError({ name: n.name, message: `${n.name} was not deleted: ${messageOf(err)}` });
-    }
-    await load();
-  };
+  const { items: networks, error: loadError, load } = useList<Network>('/1.0/networks', 'networks', [instanceKey]);
+  const { deleting, setDeleting, remove, ask, errorAt, notice, setNotice } = useDeletes<Network>((n) => n.name, load);
 
   return (
     <>
@@ -60,11 +47,7 @@ export function NetworksPage({ live }: { live: LiveState }) {
         </button>
       </PageHead>
       <ErrorNote message={loadError} />
-      {notice ? (
-        <p class="notice" role="status">
-          {notice}
-        </p>
-      ) : null}
+      <Notice message={notice} />
       {networks === null && !loadError ? <p class="muted">Loading…</p> : null}
       {networks !== null && networks.length === 0 ? (
         <div class="card empty">
@@ -88,20 +71,7 @@ export function NetworksPage({ live }: { live: LiveState }) {
           </section>
           <div class="card table-card">
             <table class="table responsive">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Subnet</th>
-                  <th scope="col">VLAN</th>
-                  <th scope="col">DHCP</th>
-                  <th scope="col">NAT</th>
-                  <th scope="col">Switch</th>
-                  <th scope="col">Instances</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
+              <TableHead columns={['Name', 'Subnet', 'VLAN', 'DHCP', 'NAT', 'Switch', 'Instances', '']} />
               <tbody>
                 {networks.map((n) => {
                   const users = usersOf(live, n);
@@ -143,26 +113,10 @@ export function NetworksPage({ live }: { live: LiveState }) {
                           >
                             Flows
                           </a>
-                          <button
-                            type="button"
-                            class="btn btn-danger btn-small"
-                            aria-label={`Delete ${n.name}`}
-                            onClick={() => {
-                              setNotice(null);
-                              setDeleting(n);
-                            }}
-                          >
-                            Delete
-                          </button>
+                          <RowAction label="Delete" of={n.name} danger onClick={() => ask(setDeleting, n)} />
                         </td>
                       </tr>
-                      {rowError?.name === n.name ? (
-                        <tr class="row-error">
-                          <td colSpan={8}>
-                            <ErrorNote message={rowError.message} />
-                          </td>
-                        </tr>
-                      ) : null}
+                      <RowError message={errorAt(n)} columns={8} />
                     </Fragment>
                   );
                 })}
@@ -186,7 +140,7 @@ export function NetworksPage({ live }: { live: LiveState }) {
           title={`Delete network ${deleting.name}?`}
           action="Delete"
           onCancel={() => setDeleting(null)}
-          onConfirm={() => remove(deleting)}
+          onConfirm={() => remove(deleting, 'Network', `/1.0/networks/${encodeURIComponent(deleting.name)}`)}
         >
           Its definition is removed; instances can no longer join it. This cannot be undone.
         </ConfirmDialog>
@@ -197,92 +151,65 @@ export function NetworksPage({ live }: { live: LiveState }) {
 
 /** The create-network dialog: name, subnet, VLAN, DHCP, NAT; the daemon's messages are shown at their field. */
 function CreateNetworkDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (n: Network) => void }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  const [form, setForm] = useState({ name: '', subnet: '', vlan: '', dhcp: true, nat: true });
-  const [errors, setErrors] = useState<Partial<Record<NetField, string>>>({});
-  const [general, setGeneral] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  useEffect(() => {
-    const d = ref.current;
-    if (d && !d.open) d.showModal();
-  }, []);
-  const set = (k: keyof typeof form) => (e: Event) => {
-    const t = e.target as HTMLInputElement;
-    setForm({ ...form, [k]: t.type === 'checkbox' ? t.checked : t.value });
-    if (k in errors) setErrors({ ...errors, [k]: undefined });
-  };
-  const submit = async (e: Event) => {
+  const { form, errors, general, busy, set, send } = useForm<
+    { name: string; subnet: string; vlan: string; dhcp: boolean; nat: boolean },
+    NetField
+  >({ name: '', subnet: '', vlan: '', dhcp: true, nat: true });
+  const submit = (e: Event) => {
     e.preventDefault();
-    setGeneral(null);
     const local: Partial<Record<NetField, string>> = {};
     if (!form.name.trim()) local.name = 'Give the network a name.';
     if (form.vlan.trim() && !/^\d+$/.test(form.vlan.trim())) local.vlan = 'A whole number from 1 to 4094.';
-    setErrors(local);
-    if (Object.keys(local).length > 0) return;
     const body: CreateNetwork = { name: form.name.trim(), dhcp: form.dhcp, nat: form.nat };
     if (form.subnet.trim()) body.subnet = form.subnet.trim();
     if (form.vlan.trim()) body.vlan = Number(form.vlan.trim());
-    setBusy(true);
-    try {
-      onCreated(await api<Network>('POST', '/1.0/networks', body));
-    } catch (err) {
-      const msg = messageOf(err);
-      const f = namedField(msg, NET_FIELDS) ?? (/already exists/.test(msg) ? 'name' : undefined);
-      if (f) setErrors({ [f]: withoutField(msg) });
-      else setGeneral(msg);
-    } finally {
-      setBusy(false);
-    }
+    void send(
+      local,
+      async () => onCreated(await api<Network>('POST', '/1.0/networks', body)),
+      (msg) => namedField(msg, NET_FIELDS) ?? (/already exists/.test(msg) ? 'name' : undefined),
+      withoutField,
+    );
   };
   return (
-    <Modal dialogRef={ref} titleId="net-create-title" wide onClose={onClose}>
-      <form onSubmit={submit} noValidate>
-        <h2 id="net-create-title">New network</h2>
-        <div class="form-grid">
-          <Field id="net-name" label="Name" error={errors.name}>
-            <input
-              {...fieldAttrs('net-name', errors.name)}
-              value={form.name}
-              onInput={set('name')}
-              autofocus
-              autocomplete="off"
-            />
-          </Field>
-          <Field id="net-subnet" label="Subnet" error={errors.subnet} hint="e.g. 10.0.1.0/24; empty for a plain switch">
-            <input
-              {...fieldAttrs('net-subnet', errors.subnet)}
-              value={form.subnet}
-              onInput={set('subnet')}
-              autocomplete="off"
-            />
-          </Field>
-          <Field id="net-vlan" label="VLAN" error={errors.vlan} hint="optional, 1–4094">
-            <input
-              {...fieldAttrs('net-vlan', errors.vlan)}
-              value={form.vlan}
-              onInput={set('vlan')}
-              inputMode="numeric"
-            />
-          </Field>
-        </div>
-        <label class="check">
-          <input type="checkbox" name="dhcp" checked={form.dhcp} onChange={set('dhcp')} />
-          DHCP: the router hands out addresses
-        </label>
-        <label class="check">
-          <input type="checkbox" name="nat" checked={form.nat} onChange={set('nat')} />
-          NAT: instances reach the outside through the host
-        </label>
-        <ErrorNote message={general} />
-        <div class="dialog-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="btn btn-primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create'}
-          </button>
-        </div>
-      </form>
-    </Modal>
+    <FormDialog
+      titleId="net-create-title"
+      title="New network"
+      wide
+      general={general}
+      busy={busy}
+      onSubmit={submit}
+      onClose={onClose}
+    >
+      <div class="form-grid">
+        <Field id="net-name" label="Name" error={errors.name}>
+          <input
+            {...fieldAttrs('net-name', errors.name)}
+            value={form.name}
+            onInput={set('name')}
+            autofocus
+            autocomplete="off"
+          />
+        </Field>
+        <Field id="net-subnet" label="Subnet" error={errors.subnet} hint="e.g. 10.0.1.0/24; empty for a plain switch">
+          <input
+            {...fieldAttrs('net-subnet', errors.subnet)}
+            value={form.subnet}
+            onInput={set('subnet')}
+            autocomplete="off"
+          />
+        </Field>
+        <Field id="net-vlan" label="VLAN" error={errors.vlan} hint="optional, 1–4094">
+          <input {...fieldAttrs('net-vlan', errors.vlan)} value={form.vlan} onInput={set('vlan')} inputMode="numeric" />
+        </Field>
+      </div>
+      <label class="check">
+        <input type="checkbox" name="dhcp" checked={form.dhcp} onChange={set('dhcp')} />
+        DHCP: the router hands out addresses
+      </label>
+      <label class="check">
+        <input type="checkbox" name="nat" checked={form.nat} onChange={set('nat')} />
+        NAT: instances reach the outside through the host
+      </label>
+    </FormDialog>
   );
 }

@@ -1,12 +1,28 @@
 import { Fragment } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { CopyVolume, CreateVolume, Operation, StoragePool, StorageVolume } from '../api/schema/index.js';
 import { api, messageOf } from './api.js';
 import { namedField, withoutField } from './field-errors.js';
 import { formatBytes } from './format.js';
 import type { LiveState, LiveStore } from './live.js';
 import { SnapshotPanel } from './snapshots.js';
-import { ConfirmDialog, ErrorNote, Field, fieldAttrs, Meter, Modal, PageHead, RunningOperations } from './ui.js';
+import {
+  ConfirmDialog,
+  ErrorNote,
+  Field,
+  FormDialog,
+  fieldAttrs,
+  Meter,
+  Notice,
+  num,
+  PageHead,
+  RowAction,
+  RowError,
+  RunningOperations,
+  TableHead,
+  useDeletes,
+  useForm,
+} from './ui.js';
 
 type VolField = 'name' | 'size' | 'format';
 const VOL_FIELDS: readonly VolField[] = ['name', 'size', 'format'];
@@ -39,9 +55,6 @@ export function StoragePage({ live, store }: { live: LiveState; store: LiveStore
   const [started, setStarted] = useState<string[]>([]);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [creatingIn, setCreatingIn] = useState<string | null>(null);
-  const [deleting, setDeleting] = useState<StorageVolume | null>(null);
-  const [rowError, setRowError] = useState<{ key: string; message: string } | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
 
   const load = async () => {
     try {
@@ -73,29 +86,17 @@ export function StoragePage({ live, store }: { live: LiveState; store: LiveStore
   useEffect(() => {
     load();
   }, [running]);
+  const { deleting, setDeleting, remove, ask, errorAt, notice, setNotice } = useDeletes<StorageVolume>(
+    (v) => `${v.pool}/${v.name}`,
+    load,
+  );
   const failed = live.operations.filter((o) => started.includes(o.id) && o.status === 'failure');
-
-  const remove = async (v: StorageVolume) => {
-    setDeleting(null);
-    setRowError(null);
-    try {
-      await api('DELETE', `/1.0/storage-pools/${encodeURIComponent(v.pool)}/volumes/${encodeURIComponent(v.name)}`);
-      setNotice(`Volume ${v.name} was deleted.`);
-    } catch (err) {
-      setRowError({ key: `${v.pool}/${v.name}`, message: `${v.name} was not deleted: ${messageOf(err)}` });
-    }
-    await load();
-  };
 
   return (
     <>
       <PageHead title="Storage" />
       <ErrorNote message={loadError} />
-      {notice ? (
-        <p class="notice" role="status">
-          {notice}
-        </p>
-      ) : null}
+      <Notice message={notice} />
       {pools === null && !loadError ? <p class="muted">Loading…</p> : null}
       {pools?.map(({ pool, volumes, error }) => (
         <section class="card pool-card" key={pool.name} data-pool={pool.name} aria-labelledby={`pool-${pool.name}`}>
@@ -155,22 +156,7 @@ export function StoragePage({ live, store }: { live: LiveState; store: LiveStore
           {volumes !== null && volumes.length === 0 ? <p class="muted">No volumes in this pool yet.</p> : null}
           {volumes !== null && volumes.length > 0 ? (
             <table class="table responsive volume-table">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Format</th>
-                  <th scope="col" class="num">
-                    Size
-                  </th>
-                  <th scope="col" class="num">
-                    Allocated
-                  </th>
-                  <th scope="col">Used by</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
+              <TableHead columns={['Name', 'Format', num('Size'), num('Allocated'), 'Used by', '']} />
               <tbody>
                 {volumes.map((v) => {
                   const key = `${v.pool}/${v.name}`;
@@ -201,37 +187,11 @@ export function StoragePage({ live, store }: { live: LiveState; store: LiveStore
                           >
                             Snapshots{v.snapshotCount > 0 ? ` (${v.snapshotCount})` : ''}
                           </button>
-                          <button
-                            type="button"
-                            class="btn btn-small"
-                            aria-label={`Copy ${v.name}`}
-                            onClick={() => {
-                              setNotice(null);
-                              setCopying(v);
-                            }}
-                          >
-                            Copy
-                          </button>
-                          <button
-                            type="button"
-                            class="btn btn-danger btn-small"
-                            aria-label={`Delete ${v.name}`}
-                            onClick={() => {
-                              setNotice(null);
-                              setDeleting(v);
-                            }}
-                          >
-                            Delete
-                          </button>
+                          <RowAction label="Copy" of={v.name} onClick={() => ask(setCopying, v)} />
+                          <RowAction label="Delete" of={v.name} danger onClick={() => ask(setDeleting, v)} />
                         </td>
                       </tr>
-                      {rowError?.key === key ? (
-                        <tr class="row-error">
-                          <td colSpan={6}>
-                            <ErrorNote message={rowError.message} />
-                          </td>
-                        </tr>
-                      ) : null}
+                      <RowError message={errorAt(v)} columns={6} />
                       {openSnaps === key ? (
                         <tr class="row-panel" id={`snaps-${v.pool}-${v.name}`}>
                           <td colSpan={6}>
@@ -274,7 +234,13 @@ export function StoragePage({ live, store }: { live: LiveState; store: LiveStore
           title={`Delete volume ${deleting.name}?`}
           action="Delete"
           onCancel={() => setDeleting(null)}
-          onConfirm={() => remove(deleting)}
+          onConfirm={() =>
+            remove(
+              deleting,
+              'Volume',
+              `/1.0/storage-pools/${encodeURIComponent(deleting.pool)}/volumes/${encodeURIComponent(deleting.name)}`,
+            )
+          }
         >
           Its data is deleted{deleting.snapshotCount > 0 ? `, with its ${deleting.snapshotCount} snapshot(s)` : ''}.
           This cannot be undone.
@@ -294,82 +260,64 @@ function CreateVolumeDialog({
   onClose: () => void;
   onCreated: (v: StorageVolume) => void;
 }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  const [form, setForm] = useState<{ name: string; size: string; format: 'qcow2' | 'raw' }>({
+  const { form, errors, general, busy, set, send } = useForm<{ name: string; size: string; format: string }, VolField>({
     name: '',
     size: '1G',
     format: 'qcow2',
   });
-  const [errors, setErrors] = useState<Partial<Record<VolField, string>>>({});
-  const [general, setGeneral] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  useEffect(() => {
-    const d = ref.current;
-    if (d && !d.open) d.showModal();
-  }, []);
-  const set = (k: VolField) => (e: Event) => {
-    setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
-    if (k in errors) setErrors({ ...errors, [k]: undefined });
-  };
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
-    setGeneral(null);
     const local: Partial<Record<VolField, string>> = {};
     if (!form.name.trim()) local.name = 'Give the volume a name.';
     if (!form.size.trim()) local.size = 'Enter a size such as 1G or 512M.';
-    setErrors(local);
-    if (Object.keys(local).length > 0) return;
-    const body: CreateVolume = { name: form.name.trim(), size: form.size.trim(), format: form.format };
-    setBusy(true);
-    try {
-      onCreated(await api<StorageVolume>('POST', `/1.0/storage-pools/${encodeURIComponent(pool)}/volumes`, body));
-    } catch (err) {
-      const msg = messageOf(err);
-      const f = namedField(msg, VOL_FIELDS) ?? (/already exists/.test(msg) ? 'name' : undefined);
-      if (f) setErrors({ [f]: withoutField(msg) });
-      else setGeneral(msg);
-    } finally {
-      setBusy(false);
-    }
+    const body: CreateVolume = {
+      name: form.name.trim(),
+      size: form.size.trim(),
+      format: form.format as CreateVolume['format'],
+    };
+    void send(
+      local,
+      async () =>
+        onCreated(await api<StorageVolume>('POST', `/1.0/storage-pools/${encodeURIComponent(pool)}/volumes`, body)),
+      (msg) => namedField(msg, VOL_FIELDS) ?? (/already exists/.test(msg) ? 'name' : undefined),
+      withoutField,
+    );
   };
   return (
-    <Modal dialogRef={ref} titleId="vol-create-title" onClose={onClose}>
-      <form onSubmit={submit} noValidate>
-        <h2 id="vol-create-title">New volume</h2>
-        <p class="muted small">
+    <FormDialog
+      titleId="vol-create-title"
+      title="New volume"
+      intro={
+        <>
           In pool <span class="mono">{pool}</span>
-        </p>
-        <div class="form-grid">
-          <Field id="vol-name" label="Name" error={errors.name}>
-            <input
-              {...fieldAttrs('vol-name', errors.name)}
-              value={form.name}
-              onInput={set('name')}
-              autofocus
-              autocomplete="off"
-            />
-          </Field>
-          <Field id="vol-size" label="Size" error={errors.size} hint="e.g. 512M, 4G">
-            <input {...fieldAttrs('vol-size', errors.size)} value={form.size} onInput={set('size')} />
-          </Field>
-          <Field id="vol-format" label="Format" error={errors.format}>
-            <select {...fieldAttrs('vol-format', errors.format)} value={form.format} onChange={set('format')}>
-              <option value="qcow2">qcow2 (grows as written, snapshots)</option>
-              <option value="raw">raw (sparse file)</option>
-            </select>
-          </Field>
-        </div>
-        <ErrorNote message={general} />
-        <div class="dialog-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="btn btn-primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create'}
-          </button>
-        </div>
-      </form>
-    </Modal>
+        </>
+      }
+      general={general}
+      busy={busy}
+      onSubmit={submit}
+      onClose={onClose}
+    >
+      <div class="form-grid">
+        <Field id="vol-name" label="Name" error={errors.name}>
+          <input
+            {...fieldAttrs('vol-name', errors.name)}
+            value={form.name}
+            onInput={set('name')}
+            autofocus
+            autocomplete="off"
+          />
+        </Field>
+        <Field id="vol-size" label="Size" error={errors.size} hint="e.g. 512M, 4G">
+          <input {...fieldAttrs('vol-size', errors.size)} value={form.size} onInput={set('size')} />
+        </Field>
+        <Field id="vol-format" label="Format" error={errors.format}>
+          <select {...fieldAttrs('vol-format', errors.format)} value={form.format} onChange={set('format')}>
+            <option value="qcow2">qcow2 (grows as written, snapshots)</option>
+            <option value="raw">raw (sparse file)</option>
+          </select>
+        </Field>
+      </div>
+    </FormDialog>
   );
 }
 
@@ -383,80 +331,55 @@ function CopyVolumeDialog({
   onClose: () => void;
   onStarted: (op: Operation) => void;
 }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  const [form, setForm] = useState<{ name: string; format: 'qcow2' | 'raw' }>({
+  const { form, errors, general, busy, set, send } = useForm<{ name: string; format: string }, 'name'>({
     name: `${volume.name}-copy`,
     format: volume.format,
   });
-  const [error, setError] = useState<string | undefined>(undefined);
-  const [general, setGeneral] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  useEffect(() => {
-    const d = ref.current;
-    if (d && !d.open) d.showModal();
-  }, []);
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
-    setGeneral(null);
-    if (!form.name.trim()) {
-      setError('Give the copy a name.');
-      return;
-    }
-    const body: CopyVolume = { name: form.name.trim(), format: form.format };
-    setBusy(true);
-    try {
-      const path = `/1.0/storage-pools/${encodeURIComponent(volume.pool)}/volumes/${encodeURIComponent(volume.name)}/copy`;
-      onStarted(await api<Operation>('POST', path, body));
-    } catch (err) {
-      const msg = messageOf(err);
-      if (namedField(msg, ['name'] as const) || /already exists/.test(msg)) setError(withoutField(msg));
-      else setGeneral(msg);
-    } finally {
-      setBusy(false);
-    }
+    const body: CopyVolume = { name: form.name.trim(), format: form.format as CopyVolume['format'] };
+    const path = `/1.0/storage-pools/${encodeURIComponent(volume.pool)}/volumes/${encodeURIComponent(volume.name)}/copy`;
+    void send(
+      form.name.trim() ? {} : { name: 'Give the copy a name.' },
+      async () => onStarted(await api<Operation>('POST', path, body)),
+      (msg) => namedField(msg, ['name'] as const) ?? (/already exists/.test(msg) ? 'name' : undefined),
+      withoutField,
+    );
   };
   return (
-    <Modal dialogRef={ref} titleId="vol-copy-title" onClose={onClose}>
-      <form onSubmit={submit} noValidate>
-        <h2 id="vol-copy-title">Copy volume</h2>
-        <p class="muted small">
+    <FormDialog
+      titleId="vol-copy-title"
+      title="Copy volume"
+      intro={
+        <>
           A standalone copy of <span class="mono">{volume.name}</span> ({formatBytes(volume.capacityBytes)}) in pool{' '}
           <span class="mono">{volume.pool}</span>
-        </p>
-        <div class="form-grid">
-          <Field id="copy-name" label="New name" error={error}>
-            <input
-              {...fieldAttrs('copy-name', error)}
-              value={form.name}
-              onInput={(e) => {
-                setForm({ ...form, name: (e.target as HTMLInputElement).value });
-                setError(undefined);
-              }}
-              autofocus
-              autocomplete="off"
-            />
-          </Field>
-          <Field id="copy-format" label="Format">
-            <select
-              id="copy-format"
-              value={form.format}
-              onChange={(e) => setForm({ ...form, format: (e.target as HTMLSelectElement).value as 'qcow2' | 'raw' })}
-            >
-              <option value="qcow2">qcow2</option>
-              <option value="raw">raw</option>
-            </select>
-          </Field>
-        </div>
-        <ErrorNote message={general} />
-        <div class="dialog-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="btn btn-primary" disabled={busy}>
-            {busy ? 'Starting…' : 'Copy'}
-          </button>
-        </div>
-      </form>
-    </Modal>
+        </>
+      }
+      general={general}
+      busy={busy}
+      submit="Copy"
+      busyLabel="Starting…"
+      onSubmit={submit}
+      onClose={onClose}
+    >
+      <div class="form-grid">
+        <Field id="copy-name" label="New name" error={errors.name}>
+          <input
+            {...fieldAttrs('copy-name', errors.name)}
+            value={form.name}
+            onInput={set('name')}
+            autofocus
+            autocomplete="off"
+          />
+        </Field>
+        <Field id="copy-format" label="Format">
+          <select id="copy-format" value={form.format} onChange={set('format')}>
+            <option value="qcow2">qcow2</option>
+            <option value="raw">raw</option>
+          </select>
+        </Field>
+      </div>
+    </FormDialog>
   );
 }

@@ -104,9 +104,12 @@ function Chart({
   );
 }
 
+/** What an instance's memory figure measures, by type. */
+const MEMORY_NOTE: Record<Instance['type'], string> = { vm: 'VMM process', container: 'cgroup', sandbox: 'worker' };
+
 /**
  * CPU, memory, disk and network of a running instance over the last two minutes, from the metrics samples the
- * event stream pushes (nothing is polled).
+ * event stream pushes (nothing is polled). A sandbox has no disk and no network: only CPU and memory.
  */
 export function UsageCharts({ inst, live }: { inst: Instance; live: LiveState }) {
   const running = inst.status === 'running' || inst.status === 'paused';
@@ -128,38 +131,42 @@ export function UsageCharts({ inst, live }: { inst: Instance; live: LiveState })
         />
         <Chart
           title="Memory"
-          note="VMM process"
+          note={MEMORY_NOTE[inst.type]}
           figures={[{ value: now ? formatBytes(now.memoryBytes) : wait, tone: 'a' }]}
           series={[{ values: pick((p) => p.memoryBytes), tone: 'a' }]}
           max={inst.memoryBytes}
           label="memory use over the last two minutes"
         />
-        <Chart
-          title="Disk"
-          figures={[
-            { name: 'read', value: now ? formatRate(now.diskReadBps) : wait, tone: 'a' },
-            { name: 'write', value: now ? formatRate(now.diskWriteBps) : wait, tone: 'b' },
-          ]}
-          series={[
-            { values: pick((p) => p.diskReadBps), tone: 'a' },
-            { values: pick((p) => p.diskWriteBps), tone: 'b' },
-          ]}
-          max={64 * 1024}
-          label="disk reads and writes over the last two minutes"
-        />
-        <Chart
-          title="Network"
-          figures={[
-            { name: 'in', value: now ? formatRate(now.netRxBps) : wait, tone: 'a' },
-            { name: 'out', value: now ? formatRate(now.netTxBps) : wait, tone: 'b' },
-          ]}
-          series={[
-            { values: pick((p) => p.netRxBps), tone: 'a' },
-            { values: pick((p) => p.netTxBps), tone: 'b' },
-          ]}
-          max={1024}
-          label="network traffic over the last two minutes"
-        />
+        {inst.type === 'sandbox' ? null : (
+          <>
+            <Chart
+              title="Disk"
+              figures={[
+                { name: 'read', value: now ? formatRate(now.diskReadBps) : wait, tone: 'a' },
+                { name: 'write', value: now ? formatRate(now.diskWriteBps) : wait, tone: 'b' },
+              ]}
+              series={[
+                { values: pick((p) => p.diskReadBps), tone: 'a' },
+                { values: pick((p) => p.diskWriteBps), tone: 'b' },
+              ]}
+              max={64 * 1024}
+              label="disk reads and writes over the last two minutes"
+            />
+            <Chart
+              title="Network"
+              figures={[
+                { name: 'in', value: now ? formatRate(now.netRxBps) : wait, tone: 'a' },
+                { name: 'out', value: now ? formatRate(now.netTxBps) : wait, tone: 'b' },
+              ]}
+              series={[
+                { values: pick((p) => p.netRxBps), tone: 'a' },
+                { values: pick((p) => p.netTxBps), tone: 'b' },
+              ]}
+              max={1024}
+              label="network traffic over the last two minutes"
+            />
+          </>
+        )}
       </div>
     </section>
   );

@@ -1,25 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Page } from 'playwright-core';
-import { browserMissing, shoot, startWebFixture } from '../helpers/browser.js';
-
-/** The text on the terminal's screen, one line per row. */
-async function screenText(page: Page): Promise<string> {
-  return page.$$eval('.xterm-rows > div', (rows) =>
-    rows.map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()).join('\n'),
-  );
-}
-
-/** Waits until the terminal's screen matches `re`. */
-async function waitForScreen(page: Page, re: RegExp, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await screenText(page);
-    if (re.test(text)) return text;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${re} on the console; screen:\n${text}`);
-    await page.waitForTimeout(250);
-  }
-}
+import { browserMissing, shoot, startWebFixture, waitForScreen } from '../helpers/browser.js';
 
 test('web console: sign in, create an instance, use its console, stop it live, delete it', {
   skip: browserMissing(),
@@ -66,7 +47,7 @@ test('web console: sign in, create an instance, use its console, stop it live, d
     await dialog.getByLabel('Name').fill('web1');
     await dialog.getByLabel('Memory').fill('lots');
     await dialog.getByRole('button', { name: 'Create' }).click();
-    const error = dialog.locator('#err-memory');
+    const error = dialog.locator('#f-memory-err');
     await error.waitFor();
     assert.match((await error.textContent()) ?? '', /lots/);
     assert.equal(await dialog.getByLabel('Memory').getAttribute('aria-invalid'), 'true');

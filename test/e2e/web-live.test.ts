@@ -3,27 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { NetworkFlows, Operation } from '../../src/api/schema/index.js';
-import { browserMissing, pageApi, shoot, signIn, startWebFixture } from '../helpers/browser.js';
+import { browserMissing, pageApi, shoot, signIn, startWebFixture, waitForScreen } from '../helpers/browser.js';
 
 const hasOfctl = spawnSync('ovs-ofctl', ['--version']).status === 0;
-
-/** The text on the terminal's screen, one line per row. */
-async function screenText(page: Page): Promise<string> {
-  return page.$$eval('.xterm-rows > div', (rows) =>
-    rows.map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()).join('\n'),
-  );
-}
-
-/** Waits until the terminal's screen matches `re`. */
-async function waitForScreen(page: Page, re: RegExp, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await screenText(page);
-    if (re.test(text)) return text;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${re} on the console; screen:\n${text}`);
-    await page.waitForTimeout(250);
-  }
-}
 
 /** How many points a chart (an svg with data-points) draws. */
 async function points(page: Page, selector: string): Promise<number> {

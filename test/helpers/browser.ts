@@ -57,7 +57,17 @@ export async function shoot(page: Page, name: string, scrollTo?: string): Promis
         .evaluate((el) => el.scrollIntoView({ block: 'start' }));
     }
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `${name} overflows sideways by ${overflow}px at ${width}px`);
+    if (overflow > 0) {
+      // Name the innermost elements that reach past the right edge, to say what to fix.
+      const wide = await page.evaluate(() =>
+        [...document.querySelectorAll('body *')]
+          .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+          .filter((el) => ![...el.children].some((c) => c.getBoundingClientRect().right > window.innerWidth + 1))
+          .slice(0, 5)
+          .map((el) => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')}`),
+      );
+      assert.fail(`${name} overflows sideways by ${overflow}px at ${width}px: ${wide.join(', ')}`);
+    }
     await page.screenshot({ path: join(ARTIFACTS, `${name}-${width}.png`) });
   }
   await page.setViewportSize({ width: 1280, height: 800 });
@@ -102,6 +112,24 @@ export async function pageApi<T = unknown>(
     },
     [method, path, body] as const,
   ) as Promise<{ status: number; body: T }>;
+}
+
+/** The text on the console's terminal screen (xterm.js rows), one line per row. */
+export async function screenText(page: Page): Promise<string> {
+  return page.$$eval('.xterm-rows > div', (rows) =>
+    rows.map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()).join('\n'),
+  );
+}
+
+/** Waits until the console's terminal screen matches `re`. */
+export async function waitForScreen(page: Page, re: RegExp, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await screenText(page);
+    if (re.test(text)) return text;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${re} on the console; screen:\n${text}`);
+    await page.waitForTimeout(250);
+  }
 }
 
 /** Starts a daemon in a fresh STRATA_HOME (prefix `prefix`) and a browser page; `t.after` removes every trace. */

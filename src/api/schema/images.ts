@@ -4,6 +4,9 @@ import { type Static, Type } from '@sinclair/typebox';
 export const Image = Type.Object(
   {
     name: Type.String(),
+    type: Type.Union([Type.Literal('vm'), Type.Literal('container')], {
+      description: 'vm: a kernel and initrd to boot; container: a root file system for containers',
+    }),
     arch: Type.String(),
     distribution: Type.String(),
     release: Type.String(),
