@@ -157,6 +157,7 @@ test('a Debian container through the daemon: pull, hostname and command, exec, l
   assert.equal(osRelease.code, 0, osRelease.stderr);
   assert.match(osRelease.stdout, /^ID=debian$/m);
   assert.equal((await strata(['exec', name, '--', 'hostname'])).stdout, 'box-one\n', 'the hostname option');
+  assert.equal((await strata(['exec', name, '--', 'cat', '/etc/hostname'])).stdout, 'box-one\n', '/etc/hostname');
   const init = await strata(['exec', name, '--', 'cat', '/proc/1/cmdline']);
   assert.match(init.stdout, /while :; do sleep 1; done/, 'the init is the command given after --');
   assert.equal((await strata(['exec', name, '--', 'sh', '-c', 'exit 42'])).code, 42, 'exit code passthrough');

@@ -109,8 +109,8 @@ test('web console: images, a container with exec, a sandbox from an uploaded mod
       // A sandbox's actions are not offered to a container, and the other way round.
       await page.getByRole('toolbar', { name: 'Instance actions' }).getByRole('button', { name: 'Pause' }).waitFor();
 
-      // The kernel's view of the container's UTS hostname (the image's own /etc/hostname file is left as it is).
-      await page.getByLabel('Command line').fill('cat /proc/sys/kernel/hostname');
+      // The hostname set at launch, as the container sees it in /etc/hostname (Strata writes it into its layer).
+      await page.getByLabel('Command line').fill('cat /etc/hostname');
       await page.getByRole('button', { name: 'Run', exact: true }).click();
       const result = page.locator('.exec-result');
       await result.waitFor({ timeout: 30_000 });

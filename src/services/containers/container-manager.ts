@@ -19,7 +19,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { closeSync, constants as fsConstants, openSync, readdirSync, rmdirSync } from 'node:fs';
-import { lstat, readdir, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { errorMessage, StrataError } from '../../base/errors.js';
@@ -331,6 +331,9 @@ export class ContainerManager {
         await mkdirChecked(join(dir, 'layer', 'upper'));
         await mkdirChecked(join(dir, 'layer', 'work'));
         await mkdirChecked(join(dir, 'bundle', 'rootfs'));
+        // The host name the container gets in its UTS namespace is its /etc/hostname too (in its own layer).
+        await mkdir(join(dir, 'layer', 'upper', 'etc'), { mode: 0o755 });
+        await writeFile(join(dir, 'layer', 'upper', 'etc', 'hostname'), `${record.hostname}\n`, { mode: 0o644 });
         await this.saveRecord(record);
       } catch (err) {
         await removeQuietly(dir);
