@@ -29,3 +29,24 @@ export function instancePathComponents(path: unknown): string[] {
   if (out.length === 0) throw bad('it names the root folder, not a file');
   return out;
 }
+
+/** Refuses bytes pushed into an instance's file that are more than MAX_INSTANCE_FILE_BYTES. */
+export function checkPushSize(bytes: number): void {
+  if (bytes > MAX_INSTANCE_FILE_BYTES) {
+    throw new StrataError('INVALID_ARGUMENT', `file too large: ${bytes} bytes, at most ${MAX_INSTANCE_FILE_BYTES}`);
+  }
+}
+
+/**
+ * Refuses a pull of `path` inside an instance whose opened file (`st`: its stat) is not a regular file, or has more
+ * than MAX_INSTANCE_FILE_BYTES.
+ */
+export function checkPulledFile(path: string, st: { isFile(): boolean; size: number }): void {
+  if (!st.isFile()) throw new StrataError('INVALID_ARGUMENT', `invalid path '${path}': not a regular file`);
+  if (st.size > MAX_INSTANCE_FILE_BYTES) {
+    throw new StrataError(
+      'INVALID_ARGUMENT',
+      `file too large: '${path}' has ${st.size} bytes, at most ${MAX_INSTANCE_FILE_BYTES}`,
+    );
+  }
+}

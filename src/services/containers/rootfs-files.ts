@@ -16,7 +16,7 @@ import { constants as fsConstants } from 'node:fs';
 import { chmod, chown, lstat, mkdir, open, readlink, realpath, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StrataError } from '../../base/errors.js';
-import { instancePathComponents, MAX_INSTANCE_FILE_BYTES } from '../../base/instance-path.js';
+import { checkPulledFile, checkPushSize, instancePathComponents } from '../../base/instance-path.js';
 
 /** Most symbolic links one resolution follows (Linux's own limit, MAXSYMLINKS). */
 const MAX_LINKS = 40;
@@ -86,12 +86,7 @@ export async function resolveInRoot(
 
 /** Writes `bytes` to `path` inside `root` (folders made as needed); an existing file keeps its mode and owner. */
 export async function writeFileInRoot(root: string, path: string, bytes: Uint8Array): Promise<void> {
-  if (bytes.length > MAX_INSTANCE_FILE_BYTES) {
-    throw new StrataError(
-      'INVALID_ARGUMENT',
-      `file too large: ${bytes.length} bytes, at most ${MAX_INSTANCE_FILE_BYTES}`,
-    );
-  }
+  checkPushSize(bytes.length);
   const realRoot = await realpath(root);
   const target = await resolveInRoot(realRoot, path, { createFolders: true });
   const folder = dirname(target);
@@ -141,14 +136,7 @@ export async function readFileInRoot(root: string, path: string): Promise<Buffer
     if (!insideRoot(realRoot, real)) {
       throw new StrataError('INVALID_ARGUMENT', `invalid path '${path}': it leads outside the container`);
     }
-    const st = await fh.stat();
-    if (!st.isFile()) throw new StrataError('INVALID_ARGUMENT', `invalid path '${path}': not a regular file`);
-    if (st.size > MAX_INSTANCE_FILE_BYTES) {
-      throw new StrataError(
-        'INVALID_ARGUMENT',
-        `file too large: '${path}' has ${st.size} bytes, at most ${MAX_INSTANCE_FILE_BYTES}`,
-      );
-    }
+    checkPulledFile(path, await fh.stat());
     return await fh.readFile();
   } finally {
     await fh.close();

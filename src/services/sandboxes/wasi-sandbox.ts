@@ -32,7 +32,7 @@ import { lstat, mkdir, open, readdir, readFile, realpath, rename, rm, writeFile 
 import { dirname, join } from 'node:path';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { errorMessage, StrataError } from '../../base/errors.js';
-import { instancePathComponents, MAX_INSTANCE_FILE_BYTES } from '../../base/instance-path.js';
+import { checkPulledFile, checkPushSize, instancePathComponents } from '../../base/instance-path.js';
 import { type SandboxWorkerData, StdinRing, type WorkerToParent } from './wasi-protocol.js';
 import { capModule, inspectModule, WASM_PAGE_BYTES } from './wasm-module.js';
 
@@ -466,12 +466,7 @@ export class SandboxManager {
    * link planted there is replaced, never written through. Allowed while the module runs.
    */
   async writeFile(name: string, path: string, bytes: Uint8Array): Promise<void> {
-    if (bytes.length > MAX_INSTANCE_FILE_BYTES) {
-      throw new StrataError(
-        'INVALID_ARGUMENT',
-        `file too large: ${bytes.length} bytes, at most ${MAX_INSTANCE_FILE_BYTES}`,
-      );
-    }
+    checkPushSize(bytes.length);
     const target = await this.walkFolder(name, path, true);
     const tmp = join(dirname(target), `.strata-push-${randomBytes(6).toString('hex')}`);
     try {
@@ -503,19 +498,13 @@ export class SandboxManager {
     );
     try {
       const st = await fh.stat();
-      if (!st.isFile()) throw new StrataError('INVALID_ARGUMENT', `invalid path '${path}': not a regular file`);
-      if (st.nlink > 1) {
+      if (st.isFile() && st.nlink > 1) {
         throw new StrataError(
           'INVALID_ARGUMENT',
           `invalid path '${path}': it has ${st.nlink} hard links and may be a file from outside the sandbox`,
         );
       }
-      if (st.size > MAX_INSTANCE_FILE_BYTES) {
-        throw new StrataError(
-          'INVALID_ARGUMENT',
-          `file too large: '${path}' has ${st.size} bytes, at most ${MAX_INSTANCE_FILE_BYTES}`,
-        );
-      }
+      checkPulledFile(path, st);
       return await fh.readFile();
     } finally {
       await fh.close();
