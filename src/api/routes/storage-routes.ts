@@ -48,6 +48,22 @@ function namingName(err: unknown, field: string): unknown {
   return err;
 }
 
+/** Refuses `name` for a new volume of `pool` (named `poolName`): not a volume name, or one the pool has already. */
+async function checkNewVolumeName(
+  pool: { listVolumes(): Promise<{ name: string }[]> },
+  poolName: string,
+  name: string,
+): Promise<void> {
+  try {
+    checkVolumeName(name);
+  } catch (err) {
+    throw namingName(err, 'name');
+  }
+  if ((await pool.listVolumes()).some((v) => v.name === name)) {
+    throw new StrataError('ALREADY_EXISTS', `invalid name: volume '${name}' already exists in pool '${poolName}'`);
+  }
+}
+
 /** A pool registry's INVALID_ARGUMENT about a pool name or directory, naming the field of the request. */
 function poolField(err: unknown, name: string): unknown {
   if (err instanceof StrataError && err.code === 'INVALID_ARGUMENT') {
@@ -192,17 +208,7 @@ export function storageRoutes(deps: ApiDeps): ApiRoute[] {
         const b = req.body as CopyVolume;
         const pool = await pools.open(p.pool);
         const source = await pool.getVolume(p.name);
-        try {
-          checkVolumeName(b.name);
-        } catch (err) {
-          throw namingName(err, 'name');
-        }
-        if ((await pool.listVolumes()).some((v) => v.name === b.name)) {
-          throw new StrataError(
-            'ALREADY_EXISTS',
-            `invalid name: volume '${b.name}' already exists in pool '${p.pool}'`,
-          );
-        }
+        await checkNewVolumeName(pool, p.pool, b.name);
         const op = deps.operations.run('volume.copy', `/1.0/storage-pools/${p.pool}/volumes/${b.name}`, async (ctx) => {
           // A read-only hold on the source: no VM may write it while it is copied.
           const held = await pool.attachVolume(source.name, { readOnly: true });
@@ -268,17 +274,7 @@ export function storageRoutes(deps: ApiDeps): ApiRoute[] {
         const b = req.body as CloneVolume;
         const pool = await pools.open(p.pool);
         const base = await pool.getVolume(p.name);
-        try {
-          checkVolumeName(b.name);
-        } catch (err) {
-          throw namingName(err, 'name');
-        }
-        if ((await pool.listVolumes()).some((v) => v.name === b.name)) {
-          throw new StrataError(
-            'ALREADY_EXISTS',
-            `invalid name: volume '${b.name}' already exists in pool '${p.pool}'`,
-          );
-        }
+        await checkNewVolumeName(pool, p.pool, b.name);
         const writer = base.users.find((u) => u.mode === 'rw');
         if (writer) {
           throw new StrataError(
