@@ -5,14 +5,10 @@ import {
   controlRequest,
   type FlowRow,
   type NetworkStatus,
+  networkSummary,
   readRuntime,
 } from '../../services/network/network-service.js';
-import {
-  gatewayCidr,
-  type NetworkCreateInput,
-  type NetworkSpec,
-  normaliseSpec,
-} from '../../services/network/network-store.js';
+import { type NetworkCreateInput, type NetworkSpec, normaliseSpec } from '../../services/network/network-store.js';
 import type { ApiDeps } from '../api-deps.js';
 import type { ApiRoute } from '../route.js';
 import { ErrorBody, NameParams } from '../schema/common.js';
@@ -33,20 +29,8 @@ const NETWORK_FIELDS = ['name', 'subnet', 'gateway', 'vlan', 'router', 'openflow
 export function networkRoutes(deps: ApiDeps): ApiRoute[] {
   const store = deps.networks;
   const view = async (spec: NetworkSpec): Promise<Network> => {
-    const runtime = (await readRuntime(store.runDir, spec.name)) ?? null;
     return {
-      name: spec.name,
-      subnet: spec.subnet ?? null,
-      // Without one named, the router takes the subnet's first address.
-      gateway: gatewayCidr(spec)?.split('/')[0] ?? null,
-      vlan: spec.vlan ?? null,
-      dhcp: spec.dhcp,
-      nat: spec.nat,
-      router: spec.router ?? null,
-      openflow: spec.openflow ?? null,
-      createdAt: spec.createdAt,
-      running: runtime !== null,
-      runtime,
+      ...networkSummary(spec, (await readRuntime(store.runDir, spec.name)) ?? null),
       usedBy: (await deps.instances.listAll())
         .filter((i) => i.network === spec.name)
         .map((i) => `/1.0/instances/${i.name}`),

@@ -6,29 +6,17 @@ import {
   type FlowRow,
   type NetworkRuntime,
   type NetworkStatus,
+  type NetworkSummary,
+  networkSummary,
   readRuntime,
 } from '../../services/network/network-service.js';
-import { gatewayCidr, type NetworkSpec, type NetworkStore, parseVlanId } from '../../services/network/network-store.js';
+import { type NetworkSpec, type NetworkStore, parseVlanId } from '../../services/network/network-store.js';
 
 /**
  * A network as `strata network list|show --format json|yaml` prints it: the same fields whether the command acts
  * on the local home or through a daemon (the API's network without `usedBy`, which only the daemon knows).
  */
-export interface NetworkItem {
-  name: string;
-  subnet: string | null;
-  /** The router's address (without prefix), null without a subnet. */
-  gateway: string | null;
-  /** Access VLAN; null: the default, 1. */
-  vlan: number | null;
-  dhcp: boolean;
-  nat: boolean;
-  router: string | null;
-  openflow: string | null;
-  createdAt: string;
-  running: boolean;
-  runtime: NetworkRuntime | null;
-}
+export type NetworkItem = NetworkSummary;
 
 /** `strata network show`: the network with its ports and leases while it is served. */
 export interface NetworkDetails extends NetworkItem {
@@ -52,19 +40,7 @@ export function gatewayWithPrefix(n: Pick<NetworkItem, 'subnet' | 'gateway'>): s
 }
 
 function itemOf(spec: NetworkSpec, runtime: NetworkRuntime | undefined): NetworkItem {
-  return {
-    name: spec.name,
-    subnet: spec.subnet ?? null,
-    gateway: gatewayCidr(spec)?.split('/')[0] ?? null,
-    vlan: spec.vlan ?? null,
-    dhcp: spec.dhcp,
-    nat: spec.nat,
-    router: spec.router ?? null,
-    openflow: spec.openflow ?? null,
-    createdAt: spec.createdAt,
-    running: runtime !== undefined,
-    runtime: runtime ?? null,
-  };
+  return networkSummary(spec, runtime ?? null);
 }
 
 function itemFromApi(n: Network): NetworkItem {

@@ -50,6 +50,44 @@ export interface NetworkRuntime {
   startedAt: string;
 }
 
+/**
+ * A network as the API and `strata network list|show` describe it: its definition with the gateway resolved and
+ * whether a process serves it (the API adds the instances that use it, which only the daemon knows).
+ */
+export interface NetworkSummary {
+  name: string;
+  subnet: string | null;
+  /** The router's address (without prefix), null without a subnet. */
+  gateway: string | null;
+  /** Access VLAN; null: the default, 1. */
+  vlan: number | null;
+  dhcp: boolean;
+  nat: boolean;
+  router: string | null;
+  openflow: string | null;
+  createdAt: string;
+  running: boolean;
+  runtime: NetworkRuntime | null;
+}
+
+/** The summary of network `spec`, served by the process of `runtime` (null: not served). */
+export function networkSummary(spec: NetworkSpec, runtime: NetworkRuntime | null): NetworkSummary {
+  return {
+    name: spec.name,
+    subnet: spec.subnet ?? null,
+    // Without one named, the router takes the subnet's first address.
+    gateway: gatewayCidr(spec)?.split('/')[0] ?? null,
+    vlan: spec.vlan ?? null,
+    dhcp: spec.dhcp,
+    nat: spec.nat,
+    router: spec.router ?? null,
+    openflow: spec.openflow ?? null,
+    createdAt: spec.createdAt,
+    running: runtime !== null,
+    runtime,
+  };
+}
+
 /** One port of a served switch, as the control socket reports it. */
 export interface PortStatus {
   no: number;
