@@ -12,13 +12,15 @@ import { test } from 'node:test';
 import { TAP_BRIDGE_PATH } from '../../src/services/containers/network-hook.js';
 import { tempHome } from '../helpers/daemon-harness.js';
 import {
+  apiOn,
   ConsoleViewer,
   type DaemonProcess,
   killVmms,
   linkDebianImage,
   startDaemonProcess,
+  strataOkOn,
+  strataOn,
 } from '../helpers/daemon-process.js';
-import { runStrata } from '../helpers/strata-cli.js';
 import { helloModule } from '../helpers/wasi-modules.js';
 
 const skip =
@@ -30,33 +32,13 @@ const skip =
         ? 'TAP bridge helper not built (no C compiler)'
         : false;
 
-async function cli(d: DaemonProcess, args: string[], timeoutMs = 180_000): Promise<{ code: number; out: string }> {
-  const r = await runStrata(args, { env: d.env, timeoutMs });
-  return { code: r.code ?? -1, out: `${r.stdout}${r.stderr}` };
-}
-
-async function ok(d: DaemonProcess, args: string[]): Promise<string> {
-  const r = await cli(d, args);
-  assert.equal(r.code, 0, `strata ${args.join(' ')} failed: ${r.out}`);
-  return r.out;
-}
-
-async function api(d: DaemonProcess, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${d.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${d.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
 interface NetworkShow {
   ports: { name: string }[];
   leases: { ip: string; mac: string; state: string }[];
 }
 
 async function networkShow(d: DaemonProcess, name: string): Promise<NetworkShow> {
-  return JSON.parse(await ok(d, ['network', 'show', name, '--format', 'json'])) as NetworkShow;
+  return JSON.parse(await strataOkOn(d, ['network', 'show', name, '--format', 'json'])) as NetworkShow;
 }
 
 /** Pids of TAP bridge helpers attached to a network of `home` (found by their command line). */
@@ -104,8 +86,8 @@ async function killHelperAndWait(d: DaemonProcess, name: string, pid: number, n:
 
 /** The container's eth0 address (`10.0.47.100`), through `strata exec`. */
 async function containerAddress(d: DaemonProcess, name: string): Promise<{ ip: string; mac: string }> {
-  const out = await ok(d, ['exec', name, '--', 'ip', '-o', 'addr', 'show', 'dev', 'eth0']);
-  const link = await ok(d, ['exec', name, '--', 'cat', '/sys/class/net/eth0/address']);
+  const out = await strataOkOn(d, ['exec', name, '--', 'ip', '-o', 'addr', 'show', 'dev', 'eth0']);
+  const link = await strataOkOn(d, ['exec', name, '--', 'cat', '/sys/class/net/eth0/address']);
   const m = /inet (\d+\.\d+\.\d+\.\d+)\/24/.exec(out);
   assert.ok(m, `the container's eth0 has an address: ${out}`);
   return { ip: m[1] ?? '', mac: link.trim() };
@@ -122,18 +104,18 @@ test('daemon: a container and a VM on one network get DHCP leases and ping each 
   t.after(async () => {
     for (const v of viewers) v.close();
     for (const pid of helpers(home)) process.kill(pid, 'SIGKILL');
-    await cli(d, ['delete', 'cnc1', '--force'], 60_000).catch(() => undefined);
+    await strataOn(d, ['delete', 'cnc1', '--force'], 60_000).catch(() => undefined);
     await d.stop().catch(() => undefined);
     killVmms(home);
     await new Promise((r) => setTimeout(r, 200));
     rmSync(home, { recursive: true, force: true });
   });
 
-  await ok(d, ['network', 'create', 'cnet', '--subnet', '10.0.47.0/24', '--dhcp']);
-  await ok(d, ['image', 'pull', 'busybox', '--type', 'container', '-q']);
+  await strataOkOn(d, ['network', 'create', 'cnet', '--subnet', '10.0.47.0/24', '--dhcp']);
+  await strataOkOn(d, ['image', 'pull', 'busybox', '--type', 'container', '-q']);
 
   // A sandbox has no network interface; an unknown network is named; neither leaves an instance behind.
-  const sandbox = await api(d, 'POST', '/1.0/instances', {
+  const sandbox = await apiOn(d, 'POST', '/1.0/instances', {
     name: 'cns1',
     type: 'sandbox',
     image: 'hello.wasm',
@@ -142,18 +124,18 @@ test('daemon: a container and a VM on one network get DHCP leases and ping each 
   });
   assert.equal(sandbox.status, 400);
   assert.match(JSON.stringify(sandbox.body.error), /network: a sandbox cannot join a network/);
-  const unknown = await cli(d, ['launch', 'busybox', 'cnc2', '--type', 'container', '--network', 'nosuch', '-q']);
+  const unknown = await strataOn(d, ['launch', 'busybox', 'cnc2', '--type', 'container', '--network', 'nosuch', '-q']);
   assert.notEqual(unknown.code, 0);
   assert.match(unknown.out, /no network named 'nosuch'/);
-  const names = ((await api(d, 'GET', '/1.0/instances')).body as unknown as { name: string }[]).map((i) => i.name);
+  const names = ((await apiOn(d, 'GET', '/1.0/instances')).body as unknown as { name: string }[]).map((i) => i.name);
   assert.deepEqual(names, []);
 
-  await ok(d, ['launch', 'debian', 'cnvm', '--network', 'cnet', '--memory', '256M', '-q']);
+  await strataOkOn(d, ['launch', 'debian', 'cnvm', '--network', 'cnet', '--memory', '256M', '-q']);
   const vm = new ConsoleViewer(d, 'cnvm');
   viewers.push(vm);
   await vm.opened;
-  await ok(d, ['launch', 'busybox', 'cnc1', '--type', 'container', '--network', 'cnet', '-q']);
-  const info = await api(d, 'GET', '/1.0/instances/cnc1');
+  await strataOkOn(d, ['launch', 'busybox', 'cnc1', '--type', 'container', '--network', 'cnet', '-q']);
+  const info = await apiOn(d, 'GET', '/1.0/instances/cnc1');
   assert.equal(info.body.network, 'cnet');
   assert.equal(info.body.type, 'container');
   const ctr = await containerAddress(d, 'cnc1');
@@ -174,13 +156,13 @@ test('daemon: a container and a VM on one network get DHCP leases and ping each 
   );
   const portNames = net.ports.map((p) => p.name);
   assert.ok(portNames.includes('cnc1') && portNames.includes('cnvm'), `ports: ${portNames}`);
-  const usedBy = (await api(d, 'GET', '/1.0/networks/cnet')).body.usedBy as string[];
+  const usedBy = (await apiOn(d, 'GET', '/1.0/networks/cnet')).body.usedBy as string[];
   assert.deepEqual([...usedBy].sort(), ['/1.0/instances/cnc1', '/1.0/instances/cnvm']);
 
   // The state route shows both NICs with their MAC and leased address, as the web console lists them.
   type Nic = { network: string; mac: string | null; ipv4: string | null };
   const nicsOf = async (name: string) =>
-    ((await api(d, 'GET', `/1.0/instances/${name}/state`)).body as unknown as { nics: Nic[] }).nics;
+    ((await apiOn(d, 'GET', `/1.0/instances/${name}/state`)).body as unknown as { nics: Nic[] }).nics;
   const ctrNics = await nicsOf('cnc1');
   assert.deepEqual(
     ctrNics.map((n) => [n.network, n.mac, n.ipv4]),
@@ -192,7 +174,7 @@ test('daemon: a container and a VM on one network get DHCP leases and ping each 
   );
 
   // Container -> VM, then VM -> container.
-  const fromCtr = await cli(d, ['exec', 'cnc1', '--', 'ping', '-c', '3', '-W', '10', vmIp]);
+  const fromCtr = await strataOn(d, ['exec', 'cnc1', '--', 'ping', '-c', '3', '-W', '10', vmIp]);
   assert.equal(fromCtr.code, 0, `the container pings the VM: ${fromCtr.out}`);
   assert.match(fromCtr.out, /3 packets transmitted, [1-3] packets received/);
   const fromVm = await vm.command(`ping -c 3 -w 20 ${ctr.ip}`, /(\d+) packets received/, 90_000);
@@ -200,22 +182,22 @@ test('daemon: a container and a VM on one network get DHCP leases and ping each 
 
   // Stop: the helper and the port go; start: attached again with the same lease.
   assert.equal(helpers(home).length, 1);
-  await ok(d, ['stop', 'cnc1']);
+  await strataOkOn(d, ['stop', 'cnc1']);
   assert.deepEqual(helpers(home), []);
   assert.ok(!(await networkShow(d, 'cnet')).ports.some((p) => p.name === 'cnc1'), 'no port after stop');
-  await ok(d, ['start', 'cnc1']);
+  await strataOkOn(d, ['start', 'cnc1']);
   const again = await containerAddress(d, 'cnc1');
   assert.deepEqual(again, ctr);
-  const afterStart = await cli(d, ['exec', 'cnc1', '--', 'ping', '-c', '2', '-W', '10', vmIp]);
+  const afterStart = await strataOn(d, ['exec', 'cnc1', '--', 'ping', '-c', '2', '-W', '10', vmIp]);
   assert.equal(afterStart.code, 0, `the container pings the VM after stop/start: ${afterStart.out}`);
 
   // Delete: no helper, no port, no interface with the container's MAC anywhere on the host.
-  await ok(d, ['delete', 'cnc1', '--force']);
+  await strataOkOn(d, ['delete', 'cnc1', '--force']);
   assert.deepEqual(helpers(home), []);
   assert.ok(!(await networkShow(d, 'cnet')).ports.some((p) => p.name === 'cnc1'), 'no port after delete');
   const links = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout;
   assert.ok(!links.includes(ctr.mac), 'no interface with the container MAC on the host');
-  assert.deepEqual((await api(d, 'GET', '/1.0/networks/cnet')).body.usedBy, ['/1.0/instances/cnvm']);
+  assert.deepEqual((await apiOn(d, 'GET', '/1.0/networks/cnet')).body.usedBy, ['/1.0/instances/cnvm']);
 });
 
 test('daemon restart: the next daemon adopts a container on a network, shows its address and ends its helper on stop', {
@@ -226,13 +208,13 @@ test('daemon restart: the next daemon adopts a container on a network, shows its
   let d = await startDaemonProcess(home);
   t.after(async () => {
     for (const pid of helpers(home)) process.kill(pid, 'SIGKILL');
-    await cli(d, ['delete', 'cnr1', '--force'], 60_000).catch(() => undefined);
+    await strataOn(d, ['delete', 'cnr1', '--force'], 60_000).catch(() => undefined);
     await d.stop().catch(() => undefined);
     rmSync(home, { recursive: true, force: true });
   });
-  await ok(d, ['network', 'create', 'cnrnet', '--subnet', '10.0.93.0/24', '--dhcp']);
-  await ok(d, ['image', 'pull', 'busybox', '--type', 'container', '-q']);
-  await ok(d, ['launch', 'busybox', 'cnr1', '--type', 'container', '--network', 'cnrnet', '-q']);
+  await strataOkOn(d, ['network', 'create', 'cnrnet', '--subnet', '10.0.93.0/24', '--dhcp']);
+  await strataOkOn(d, ['image', 'pull', 'busybox', '--type', 'container', '-q']);
+  await strataOkOn(d, ['launch', 'busybox', 'cnr1', '--type', 'container', '--network', 'cnrnet', '-q']);
   const addr = await containerAddress(d, 'cnr1');
   const [helper] = helpers(home);
   assert.ok(helper, 'one helper runs');
@@ -241,11 +223,11 @@ test('daemon restart: the next daemon adopts a container on a network, shows its
   await d.stop();
   assert.deepEqual(helpers(home), [helper]);
   d = await startDaemonProcess(home);
-  const info = await api(d, 'GET', '/1.0/instances/cnr1');
+  const info = await apiOn(d, 'GET', '/1.0/instances/cnr1');
   assert.equal(info.body.status, 'running');
   assert.equal(info.body.network, 'cnrnet');
   assert.deepEqual(await containerAddress(d, 'cnr1'), addr, 'the adopted container keeps its address');
-  const ping = await cli(d, ['exec', 'cnr1', '--', 'ping', '-c', '1', '-W', '5', '10.0.93.1']);
+  const ping = await strataOn(d, ['exec', 'cnr1', '--', 'ping', '-c', '1', '-W', '5', '10.0.93.1']);
   assert.equal(ping.code, 0, `the adopted container still reaches its gateway: ${ping.out}`);
 
   // The helper the earlier daemon started dies: this daemon, which watches it by its recorded pid and start time,
@@ -256,13 +238,13 @@ test('daemon restart: the next daemon adopts a container on a network, shows its
   const [adoptedNew] = helpers(home);
   assert.ok(adoptedNew && adoptedNew !== helper, `a new helper runs: ${helpers(home)}`);
   assert.deepEqual(await containerAddress(d, 'cnr1'), addr, 'the same lease after the re-attach');
-  const pingAgain = await cli(d, ['exec', 'cnr1', '--', 'ping', '-c', '1', '-W', '5', '10.0.93.1']);
+  const pingAgain = await strataOn(d, ['exec', 'cnr1', '--', 'ping', '-c', '1', '-W', '5', '10.0.93.1']);
   assert.equal(pingAgain.code, 0, `the container reaches its gateway after the re-attach: ${pingAgain.out}`);
 
   // Stop: the helper the earlier daemon started ends with it (found by its recorded pid and start time).
-  await ok(d, ['stop', 'cnr1']);
+  await strataOkOn(d, ['stop', 'cnr1']);
   assert.deepEqual(helpers(home), []);
-  await ok(d, ['delete', 'cnr1']);
+  await strataOkOn(d, ['delete', 'cnr1']);
   assert.ok(!(await networkShow(d, 'cnrnet')).ports.some((p) => p.name === 'cnr1'), 'no port after delete');
 });
 
@@ -274,13 +256,13 @@ test("a killed TAP bridge helper is replaced (a bounded number of times in a row
   const d = await startDaemonProcess(home);
   t.after(async () => {
     for (const pid of helpers(home)) process.kill(pid, 'SIGKILL');
-    await cli(d, ['delete', 'cnw1', '--force'], 60_000).catch(() => undefined);
+    await strataOn(d, ['delete', 'cnw1', '--force'], 60_000).catch(() => undefined);
     await d.stop().catch(() => undefined);
     rmSync(home, { recursive: true, force: true });
   });
-  await ok(d, ['network', 'create', 'cnwnet', '--subnet', '10.0.95.0/24', '--dhcp']);
-  await ok(d, ['image', 'pull', 'busybox', '--type', 'container', '-q']);
-  await ok(d, ['launch', 'busybox', 'cnw1', '--type', 'container', '--network', 'cnwnet', '-q']);
+  await strataOkOn(d, ['network', 'create', 'cnwnet', '--subnet', '10.0.95.0/24', '--dhcp']);
+  await strataOkOn(d, ['image', 'pull', 'busybox', '--type', 'container', '-q']);
+  await strataOkOn(d, ['launch', 'busybox', 'cnw1', '--type', 'container', '--network', 'cnwnet', '-q']);
   const addr = await containerAddress(d, 'cnw1');
   const [first] = helpers(home);
   assert.ok(first, 'one helper runs');
@@ -293,14 +275,14 @@ test("a killed TAP bridge helper is replaced (a bounded number of times in a row
   const [second] = helpers(home);
   assert.ok(second && second !== first, `a new helper runs: ${helpers(home)}`);
   assert.deepEqual(await containerAddress(d, 'cnw1'), addr, 'the same lease after the re-attach');
-  const ping = await cli(d, ['exec', 'cnw1', '--', 'ping', '-c', '2', '-W', '5', '10.0.95.1']);
+  const ping = await strataOn(d, ['exec', 'cnw1', '--', 'ping', '-c', '2', '-W', '5', '10.0.95.1']);
   assert.equal(ping.code, 0, `the container reaches its gateway after the re-attach: ${ping.out}`);
   assert.ok(
     (await networkShow(d, 'cnwnet')).ports.some((p) => p.name === 'cnw1'),
     'its port is back',
   );
   // One DHCP client runs in the container, not one per attach.
-  const ps = await ok(d, ['exec', 'cnw1', '--', 'sh', '-c', 'cat /proc/[0-9]*/comm']);
+  const ps = await strataOkOn(d, ['exec', 'cnw1', '--', 'sh', '-c', 'cat /proc/[0-9]*/comm']);
   assert.equal(ps.split('\n').filter((c) => c === 'udhcpc').length, 1, `processes: ${ps}`);
 
   // Killed again right away: replaced again (after a back-off), still the same lease.
@@ -326,12 +308,12 @@ test("a killed TAP bridge helper is replaced (a bounded number of times in a row
   assert.match(String(lost.reason), /5 re-attaches in a row did not last/);
   await new Promise((r) => setTimeout(r, 3000));
   assert.deepEqual(helpers(home), [], 'no helper is started after the daemon gave up');
-  assert.equal((await api(d, 'GET', '/1.0/instances/cnw1')).body.status, 'running', 'the container itself runs on');
+  assert.equal((await apiOn(d, 'GET', '/1.0/instances/cnw1')).body.status, 'running', 'the container itself runs on');
 
   // The init ends by itself: the stop is told with its reason, the helper and the port go, and nothing is attached
   // again (the daemon forgot the NIC with the run).
   // `kill` itself may be killed with the rest of the container before its exit reaches runc (137).
-  const kill = await cli(d, ['exec', 'cnw1', '--', 'kill', '1']);
+  const kill = await strataOn(d, ['exec', 'cnw1', '--', 'kill', '1']);
   assert.ok(kill.code === 0 || kill.code === 137, `strata exec cnw1 -- kill 1: ${kill.code} ${kill.out}`);
   const stopped = await until('the stop event', async () =>
     (await lifecycle(d, 'cnw1')).find((e) => e.action === 'instance-stopped'),
@@ -346,11 +328,11 @@ test("a killed TAP bridge helper is replaced (a bounded number of times in a row
   assert.doesNotMatch(readFileSync(`${home}/daemon.log`, 'utf8'), /not attached again/);
 
   // Started again: attached with the same lease, and watched again.
-  await ok(d, ['start', 'cnw1']);
+  await strataOkOn(d, ['start', 'cnw1']);
   assert.deepEqual(await containerAddress(d, 'cnw1'), addr);
   const [third] = helpers(home);
   assert.ok(third, 'a helper runs after start');
   await killHelperAndWait(d, 'cnw1', third, 6);
-  const pingLast = await cli(d, ['exec', 'cnw1', '--', 'ping', '-c', '1', '-W', '5', '10.0.95.1']);
+  const pingLast = await strataOn(d, ['exec', 'cnw1', '--', 'ping', '-c', '1', '-W', '5', '10.0.95.1']);
   assert.equal(pingLast.code, 0, `the container reaches its gateway: ${pingLast.out}`);
 });

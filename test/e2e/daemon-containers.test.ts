@@ -7,19 +7,23 @@
 // architecture, a module that is not WebAssembly, a host without runc, options of another type) fails in one line
 // and leaves the instance list unchanged.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { WebSocket } from 'ws';
 import type { Instance, InstanceState, StrataEvent } from '../../src/api/schema/index.js';
 import { DaemonClient } from '../../src/cli/client.js';
-import { mountPoints } from '../../src/services/containers/host-checks.js';
-import { CGROUP_ROOT, containerCgroupParent, containerSkipReason } from '../helpers/container-cgroups.js';
-import { ensureContainerImage } from '../helpers/container-images.js';
-import { startTestDaemon, tempHome } from '../helpers/daemon-harness.js';
+import {
+  CGROUP_ROOT,
+  containerCgroupParent,
+  containerSkipReason,
+  containerTraces,
+} from '../helpers/container-cgroups.js';
+import { ensureContainerImage, seedContainerImage } from '../helpers/container-images.js';
+import { closeTestDaemon, startTestDaemon, tempHome } from '../helpers/daemon-harness.js';
 import { startDaemonProcess } from '../helpers/daemon-process.js';
 import { runStrata } from '../helpers/strata-cli.js';
+import { until } from '../helpers/until.js';
 import { helloModule, spinModule } from '../helpers/wasi-modules.js';
 
 const skip = containerSkipReason();
@@ -51,26 +55,12 @@ before(async () => {
 
 after(async () => {
   eventSocket?.close();
-  if (daemon) {
-    for (const i of await daemon.instances.listAll()) {
-      const op = await daemon.instances.deleteAny(i.name, true).catch(() => undefined);
-      if (op) await client.call('GET', `/1.0/operations/${op.id}/wait?timeout=30`).catch(() => undefined);
-    }
-    await daemon.close();
-  }
+  if (daemon) await closeTestDaemon(daemon, client);
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
 function strata(args: string[], env: NodeJS.ProcessEnv = {}) {
   return runStrata(args, { env: { STRATA_HOME: home, ...env }, timeoutMs: 120_000 });
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** The lifecycle events of instance `name` seen on the event WebSocket so far. */
@@ -99,38 +89,11 @@ async function metric(name: string, instance: string): Promise<number | undefine
   return m ? Number(m[2]) : undefined;
 }
 
-/** Every trace a container of the daemon could leave: mounts, cgroup folders, its folder, runc state. */
-async function traces(name: string): Promise<string[]> {
-  const out: string[] = [];
-  const dir = join(home, 'containers', name);
-  for (const m of await mountPoints()) if (m.startsWith(dir)) out.push(`mount ${m}`);
-  if (existsSync(join(CG, cgParent(home), name))) out.push(`cgroup ${join(CG, cgParent(home), name)}`);
-  for (const h of readdirSync(CG)) {
-    const p = join(CG, h, cgParent(home), name);
-    if (existsSync(p)) out.push(`cgroup ${p}`);
-  }
-  if (existsSync(dir)) out.push(`folder ${dir}`);
-  if (existsSync(join(home, 'containers', '.runc', name))) out.push(`runc state ${name}`);
-  return out;
-}
-
-/**
- * Seeds this daemon's image store with the Debian container image of the shared test store (hard links: the image
- * is only ever an overlay's read-only lower layer), so the pull through the daemon finds it up to date instead of
- * running debootstrap again.
- */
-async function seedDebianImage(): Promise<void> {
-  const shared = await ensureContainerImage('debian');
-  mkdirSync(join(home, 'images'), { recursive: true });
-  const target = join(home, 'images', 'debian-container');
-  if (!existsSync(target)) execFileSync('cp', ['-al', dirname(shared.rootfsPath), target]);
-}
-
 test('a Debian container through the daemon: pull, hostname and command, exec, layer kept, usage, delete', {
   skip,
   timeout: 900_000,
 }, async () => {
-  await seedDebianImage();
+  await seedContainerImage(home, 'debian');
   const pulled = await strata(['image', 'pull', 'debian', '--type', 'container', '-q']);
   assert.equal(pulled.code, 0, pulled.stderr);
 
@@ -205,7 +168,7 @@ test('a Debian container through the daemon: pull, hostname and command, exec, l
 
   const del = await strata(['delete', name, '--force', '-q']);
   assert.equal(del.code, 0, del.stderr);
-  assert.deepEqual(await traces(name), [], 'delete leaves no mount, cgroup, folder or runc state');
+  assert.deepEqual(await containerTraces(home, name), [], 'delete leaves no mount, cgroup, folder or runc state');
   assert.ok(!(await instanceNames()).includes(name));
 });
 
@@ -213,7 +176,7 @@ test('a memory limit OOM-kills a process that exceeds it; info and the event str
   skip,
   timeout: 300_000,
 }, async () => {
-  await seedDebianImage();
+  await seedContainerImage(home, 'debian');
   const name = `${tag}-oom`;
   const launched = await strata(['launch', 'debian', name, '--type', 'container', '--memory', '32M', '-q']);
   assert.equal(launched.code, 0, launched.stderr);
@@ -251,7 +214,7 @@ test('a memory limit OOM-kills a process that exceeds it; info and the event str
   assert.equal(monitor.code, 0, monitor.stderr);
   assert.match(monitor.stdout, new RegExp(`/1\\.0/instances/${name}\\s+instance-oom-kill \\(.*OOM`));
   assert.equal((await strata(['delete', name, '--force', '-q'])).code, 0);
-  assert.deepEqual(await traces(name), []);
+  assert.deepEqual(await containerTraces(home, name), []);
 
   // The init's own run beyond the limit: the container stops, says why, and the event carries the reason.
   const name2 = `${tag}-oom2`;
@@ -276,11 +239,11 @@ test('a memory limit OOM-kills a process that exceeds it; info and the event str
   assert.equal(stopped?.cause, 'oom');
   assert.match(String(stopped?.reason), /OOM/);
   assert.equal((await strata(['delete', name2, '-q'])).code, 0);
-  assert.deepEqual(await traces(name2), []);
+  assert.deepEqual(await containerTraces(home, name2), []);
 });
 
 test('a pids limit stops a fork loop and the container stays alive', { skip, timeout: 300_000 }, async () => {
-  await seedDebianImage();
+  await seedContainerImage(home, 'debian');
   const name = `${tag}-pids`;
   const launched = await strata(['launch', 'debian', name, '--type', 'container', '--pids-limit', '16', '-q']);
   assert.equal(launched.code, 0, launched.stderr);
@@ -303,14 +266,14 @@ test('a pids limit stops a fork loop and the container stays alive', { skip, tim
   await until('the sleepers to end', async () => ((await state(name)).usage?.pids ?? 99) <= 3);
   assert.equal((await strata(['exec', name, '--', 'echo', 'alive'])).stdout, 'alive\n');
   assert.equal((await strata(['delete', name, '--force', '-q'])).code, 0);
-  assert.deepEqual(await traces(name), []);
+  assert.deepEqual(await containerTraces(home, name), []);
 });
 
 test('an init that exits by itself stops the container with its exit code, as an event', {
   skip,
   timeout: 120_000,
 }, async () => {
-  await seedDebianImage();
+  await seedContainerImage(home, 'debian');
   const name = `${tag}-exit`;
   const launched = await strata([
     'launch',
@@ -333,7 +296,7 @@ test('an init that exits by itself stops the container with its exit code, as an
   const actions = lifecycle(name).map((d) => d.action);
   assert.deepEqual(actions.slice(0, 3), ['instance-created', 'instance-started', 'instance-stopped']);
   assert.equal((await strata(['delete', name, '-q'])).code, 0);
-  assert.deepEqual(await traces(name), []);
+  assert.deepEqual(await containerTraces(home, name), []);
 });
 
 test('a sandbox: exit code and the CPU-limit end arrive as events; usage while it runs', {
@@ -418,7 +381,7 @@ test('bad input through the daemon: one line each, nothing left behind', { timeo
     assert.equal(wrongArch.code, 1);
     assert.ok(oneLine(wrongArch.stderr), wrongArch.stderr);
     assert.match(wrongArch.stderr, new RegExp(`is for ${foreignArch}, but this host is`));
-    assert.deepEqual(await traces(name), []);
+    assert.deepEqual(await containerTraces(home, name), []);
   }
   assert.deepEqual(await instanceNames(), before, 'the instance list is unchanged');
 });
@@ -497,5 +460,5 @@ test('containers of one name in two daemon homes run in separate cgroups, and a 
   const left = readdirSync(CG).filter((h) => existsSync(join(CG, h, cgParent(home2))));
   assert.deepEqual(left, [], 'no cgroup folder of the second home is left');
   assert.equal((await strata(['delete', name, '--force', '-q'])).code, 0);
-  assert.deepEqual(await traces(name), []);
+  assert.deepEqual(await containerTraces(home, name), []);
 });

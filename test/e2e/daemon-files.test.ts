@@ -6,7 +6,6 @@
 // the container are resolved inside its root; a stopped container takes a push too; a memory limit lowered on the
 // running container is in its cgroup at once and OOM-kills a process above it, and survives a restart.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   existsSync,
@@ -18,15 +17,16 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Instance } from '../../src/api/schema/index.js';
 import { DaemonClient } from '../../src/cli/client.js';
 import { mountPoints } from '../../src/services/containers/host-checks.js';
 import { CGROUP_ROOT, containerCgroupParent, containerSkipReason } from '../helpers/container-cgroups.js';
-import { ensureContainerImage } from '../helpers/container-images.js';
-import { startTestDaemon, tempHome } from '../helpers/daemon-harness.js';
+import { seedContainerImage } from '../helpers/container-images.js';
+import { closeTestDaemon, startTestDaemon, tempHome } from '../helpers/daemon-harness.js';
 import { runStrata } from '../helpers/strata-cli.js';
+import { until } from '../helpers/until.js';
 import { argsEnvModule, catModule } from '../helpers/wasi-modules.js';
 
 const skipContainers = containerSkipReason();
@@ -46,13 +46,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (daemon) {
-    for (const i of await daemon.instances.listAll()) {
-      const op = await daemon.instances.deleteAny(i.name, true).catch(() => undefined);
-      if (op) await client.call('GET', `/1.0/operations/${op.id}/wait?timeout=30`).catch(() => undefined);
-    }
-    await daemon.close();
-  }
+  if (daemon) await closeTestDaemon(daemon, client);
   for (const d of [home, work]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
@@ -62,14 +56,6 @@ function strata(args: string[], opts: { input?: Buffer } = {}) {
 
 function show(name: string): Promise<Instance> {
   return client.call<Instance>('GET', `/1.0/instances/${name}`);
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Waits for a sandbox's run to end, then returns what the module wrote (the console keeps its last run). */
@@ -224,17 +210,6 @@ test('escapes through the file route are refused in one line and write nothing o
   assert.match(cpu.stdout, /memory\s+8(\.0)? MiB \(linear memory cap\)/);
 });
 
-/**
- * Seeds this daemon's image store with the Debian container image of the shared test store (hard links: the image
- * is only ever an overlay's read-only lower layer).
- */
-async function seedDebianImage(): Promise<void> {
-  const shared = await ensureContainerImage('debian');
-  mkdirSync(join(home, 'images'), { recursive: true });
-  const target = join(home, 'images', 'debian-container');
-  if (!existsSync(target)) execFileSync('cp', ['-al', dirname(shared.rootfsPath), target]);
-}
-
 /** The container's memory limit as its cgroup holds it (v1 or v2). */
 function cgroupFile(name: string, v1: [string, string], v2: string): string {
   const p1 = join(CGROUP_ROOT, v1[0], containerCgroupParent(home), name, v1[1]);
@@ -246,7 +221,7 @@ test('a container: push and pull round-trip, links stay inside its root, a stopp
   skip: skipContainers,
   timeout: 600_000,
 }, async () => {
-  await seedDebianImage();
+  await seedContainerImage(home, 'debian');
   const name = `${tag}-ct`;
   const launched = await strata([
     'launch',
@@ -323,7 +298,7 @@ test('limits of a running container change at once (runc update): cgroup, info, 
   skip: skipContainers,
   timeout: 600_000,
 }, async () => {
-  await seedDebianImage();
+  await seedContainerImage(home, 'debian');
   const name = `${tag}-lim`;
   const launched = await strata(['launch', 'debian', name, '--type', 'container', '--memory', '256M', '-q']);
   assert.equal(launched.code, 0, launched.stderr);

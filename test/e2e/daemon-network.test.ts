@@ -8,18 +8,9 @@ import {
   killVmms,
   linkDebianImage,
   startDaemonProcess,
+  strataOkOn,
+  strataOn,
 } from '../helpers/daemon-process.js';
-import { runStrata } from '../helpers/strata-cli.js';
-
-async function cli(d: DaemonProcess, args: string[], timeoutMs = 180_000): Promise<{ code: number; out: string }> {
-  const r = await runStrata(args, { env: d.env, timeoutMs });
-  return { code: r.code ?? -1, out: `${r.stderr}${r.stdout}` };
-}
-
-async function ok(d: DaemonProcess, args: string[]): Promise<void> {
-  const r = await cli(d, args);
-  assert.equal(r.code, 0, `strata ${args.join(' ')} failed: ${r.out}`);
-}
 
 /** The value of a per-instance metric in the daemon's `/metrics`. */
 async function metric(d: DaemonProcess, name: string, instance: string): Promise<number> {
@@ -50,15 +41,15 @@ test('daemon: builtin and QEMU VMs on one network get DHCP leases, ping each oth
     rmSync(home, { recursive: true, force: true });
   });
 
-  await ok(d, ['network', 'create', 'lan', '--subnet', '10.0.31.0/24', '--dhcp']);
-  const unknown = await cli(d, ['launch', 'debian', 'nope', '--network', 'missing', '-q']);
+  await strataOkOn(d, ['network', 'create', 'lan', '--subnet', '10.0.31.0/24', '--dhcp']);
+  const unknown = await strataOn(d, ['launch', 'debian', 'nope', '--network', 'missing', '-q']);
   assert.notEqual(unknown.code, 0);
   assert.match(unknown.out, /network/);
 
-  await ok(d, ['launch', 'debian', 'vm1', '--network', 'lan', '--memory', '256M', '-q']);
-  await ok(d, ['launch', 'debian', 'vm2', '--network', 'lan', '--memory', '256M', '-q']);
+  await strataOkOn(d, ['launch', 'debian', 'vm1', '--network', 'lan', '--memory', '256M', '-q']);
+  await strataOkOn(d, ['launch', 'debian', 'vm2', '--network', 'lan', '--memory', '256M', '-q']);
   // A QEMU guest on the same network: its stream netdev is dialled by the network's switch.
-  await ok(d, ['launch', 'debian', 'vm3', '--engine', 'qemu', '--network', 'lan', '--memory', '256M', '-q']);
+  await strataOkOn(d, ['launch', 'debian', 'vm3', '--engine', 'qemu', '--network', 'lan', '--memory', '256M', '-q']);
 
   const addresses: string[] = [];
   const consoles: ConsoleViewer[] = [];

@@ -4,23 +4,20 @@
 // module as a sandbox (its output on the console, its exit code in info; a module that is not WebAssembly fails
 // at launch and leaves nothing behind).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { WebSocket } from 'ws';
 import type { Instance, Operation } from '../../src/api/schema/index.js';
 import { DaemonClient } from '../../src/cli/client.js';
-import { mountPoints } from '../../src/services/containers/host-checks.js';
-import { CGROUP_ROOT, containerCgroupParent } from '../helpers/container-cgroups.js';
-import { startTestDaemon, tempHome } from '../helpers/daemon-harness.js';
+import { containerTraces } from '../helpers/container-cgroups.js';
+import { closeTestDaemon, startTestDaemon, tempHome } from '../helpers/daemon-harness.js';
 import { runStrata } from '../helpers/strata-cli.js';
+import { until } from '../helpers/until.js';
 import { echoModule, helloModule } from '../helpers/wasi-modules.js';
 
 const isRoot = process.getuid?.() === 0;
 const skip = isRoot ? false : 'containers need root (mount, cgroups)';
-const CG = CGROUP_ROOT;
-/** The cgroup folder the daemon's container manager places containers under (one per daemon home). */
-const cgParent = () => containerCgroupParent(home);
 
 let home: string;
 let daemon: Awaited<ReturnType<typeof startTestDaemon>>;
@@ -33,13 +30,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (daemon) {
-    for (const i of await daemon.instances.listAll()) {
-      const op = await daemon.instances.deleteAny(i.name, true).catch(() => undefined);
-      if (op) await client.call('GET', `/1.0/operations/${op.id}/wait?timeout=30`).catch(() => undefined);
-    }
-    await daemon.close();
-  }
+  if (daemon) await closeTestDaemon(daemon, client);
   rmSync(home, { recursive: true, force: true });
 });
 
@@ -70,28 +61,6 @@ async function openConsole(name: string): Promise<{ ws: WebSocket; text: () => s
     ws.once('error', reject);
   });
   return { ws, text: () => text, closed };
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Every trace a container of the daemon could leave: mounts, cgroup folders, its folder, runc state. */
-async function traces(name: string): Promise<string[]> {
-  const out: string[] = [];
-  const dir = join(home, 'containers', name);
-  for (const m of await mountPoints()) if (m.startsWith(dir)) out.push(`mount ${m}`);
-  for (const h of readdirSync(CG)) {
-    const p = join(CG, h, cgParent(), name);
-    if (existsSync(p)) out.push(`cgroup ${p}`);
-  }
-  if (existsSync(dir)) out.push(`folder ${dir}`);
-  if (existsSync(join(home, 'containers', '.runc', name))) out.push(`runc state ${name}`);
-  return out;
 }
 
 test('container images are pulled through the image service (API) and the command line', { skip }, async () => {
@@ -186,7 +155,7 @@ test('a busybox container through the daemon: launch, exec, stop/start keeps its
   assert.equal(refused.code, 1, 'a running container is deleted only with --force');
   const del = await strata(['delete', name, '--force', '-q']);
   assert.equal(del.code, 0, del.stderr);
-  assert.deepEqual(await traces(name), [], 'delete leaves nothing behind');
+  assert.deepEqual(await containerTraces(home, name), [], 'delete leaves nothing behind');
   const gone = await strata(['info', name]);
   assert.equal(gone.code, 1);
   assert.match(gone.stderr, /no instance named/);

@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { mountPoints } from '../../src/services/containers/host-checks.js';
 import { cgroupScopeOf } from '../../src/services/instances/cgroups.js';
 
 /** The cgroup filesystem root. */
@@ -19,4 +21,23 @@ export function containerSkipReason(): string | false {
   } catch {
     return 'runc is not installed';
   }
+}
+
+/**
+ * Every trace a container `name` of the daemon of `home` could leave: mounts, cgroup folders (v2 and each v1
+ * hierarchy), its folder, runc state. Empty once it is deleted.
+ */
+export async function containerTraces(home: string, name: string): Promise<string[]> {
+  const out: string[] = [];
+  const dir = join(home, 'containers', name);
+  const parent = containerCgroupParent(home);
+  for (const m of await mountPoints()) if (m.startsWith(dir)) out.push(`mount ${m}`);
+  if (existsSync(join(CGROUP_ROOT, parent, name))) out.push(`cgroup ${join(CGROUP_ROOT, parent, name)}`);
+  for (const h of readdirSync(CGROUP_ROOT)) {
+    const p = join(CGROUP_ROOT, h, parent, name);
+    if (existsSync(p)) out.push(`cgroup ${p}`);
+  }
+  if (existsSync(dir)) out.push(`folder ${dir}`);
+  if (existsSync(join(home, 'containers', '.runc', name))) out.push(`runc state ${name}`);
+  return out;
 }

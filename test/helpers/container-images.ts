@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { type ContainerImageKind, pullContainerImage } from '../../src/services/images/container-image.js';
 import { ImageStore } from '../../src/services/images/image-store.js';
 import { SHARED_STRATA_HOME } from './debian-image.js';
@@ -39,4 +42,16 @@ async function ensureOnce(kind: ContainerImageKind): Promise<SharedContainerImag
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
+}
+
+/**
+ * Seeds the image store of `home` with the shared container image `kind` (hard links: the image is only ever an
+ * overlay's read-only lower layer), so a pull through a daemon of `home` finds it up to date instead of building it
+ * again.
+ */
+export async function seedContainerImage(home: string, kind: ContainerImageKind): Promise<void> {
+  const shared = await ensureContainerImage(kind);
+  mkdirSync(join(home, 'images'), { recursive: true });
+  const target = join(home, 'images', `${kind}-container`);
+  if (!existsSync(target)) execFileSync('cp', ['-al', dirname(shared.rootfsPath), target]);
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DaemonClient } from '../../src/cli/client.js';
 import { type RunningDaemon, startDaemon } from '../../src/daemon/server.js';
 import { CgroupControls } from '../../src/services/instances/cgroups.js';
 import type { Engine, EngineName } from '../../src/services/instances/engine.js';
@@ -59,4 +60,13 @@ export async function startTestDaemon(
     engines: engines ?? new Map<EngineName, Engine>([['builtin', engine]]),
   });
   return Object.assign(d, { engine });
+}
+
+/** Deletes every instance of a test daemon (forced, waiting for each delete), then closes it. */
+export async function closeTestDaemon(daemon: RunningDaemon, client: DaemonClient): Promise<void> {
+  for (const i of await daemon.instances.listAll()) {
+    const op = await daemon.instances.deleteAny(i.name, true).catch(() => undefined);
+    if (op) await client.call('GET', `/1.0/operations/${op.id}/wait?timeout=30`).catch(() => undefined);
+  }
+  await daemon.close();
 }

@@ -1,9 +1,10 @@
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { ensureDebianImage } from './debian-image.js';
-import { STRATA_BIN } from './strata-cli.js';
+import { runStrata, STRATA_BIN } from './strata-cli.js';
 
 /** A `strata daemon` child process on a free port. */
 export interface DaemonProcess {
@@ -15,6 +16,33 @@ export interface DaemonProcess {
   env: NodeJS.ProcessEnv;
   /** Ends the daemon (SIGTERM) and waits for it; VMs keep running. */
   stop(): Promise<void>;
+}
+
+/** Runs `strata args` against daemon `d`: its exit code (-1: killed) and its output, stdout then stderr. */
+export async function strataOn(
+  d: DaemonProcess,
+  args: string[],
+  timeoutMs = 180_000,
+): Promise<{ code: number; out: string }> {
+  const r = await runStrata(args, { env: d.env, timeoutMs });
+  return { code: r.code ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+/** Runs `strata args` against daemon `d`, asserts it succeeded and returns its output. */
+export async function strataOkOn(d: DaemonProcess, args: string[]): Promise<string> {
+  const r = await strataOn(d, args);
+  assert.equal(r.code, 0, `strata ${args.join(' ')} failed: ${r.out}`);
+  return r.out;
+}
+
+/** One JSON request to daemon `d`'s API with its token: the status and the parsed answer. */
+export async function apiOn(d: DaemonProcess, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${d.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${d.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 /** Links the shared Debian image into `home`'s image store (pulling it first if needed). */
