@@ -67,6 +67,13 @@ export function Sparkline({
   );
 }
 
+/** A current figure of a chart, with its key when the chart has several. */
+interface ChartFigure {
+  name?: string;
+  value: string;
+  tone: 'a' | 'b';
+}
+
 /** A chart with its title, current figures and legend. */
 function Chart({
   title,
@@ -78,7 +85,7 @@ function Chart({
 }: {
   title: string;
   note?: string;
-  figures: { name?: string; value: string; tone: 'a' | 'b' }[];
+  figures: ChartFigure[];
   series: Series[];
   max: number;
   label: string;
@@ -118,6 +125,18 @@ export function UsageCharts({ inst, live }: { inst: Instance; live: LiveState })
   const now = pts[pts.length - 1];
   const pick = (f: (p: UsagePoint) => number) => pts.map(f);
   const wait = '…';
+  type Rate = [name: string, of: (p: UsagePoint) => number];
+  /** The figures and series of a chart of two rates (read and write, in and out). */
+  const twoRates = (a: Rate, b: Rate): { figures: ChartFigure[]; series: Series[] } => ({
+    figures: [
+      { name: a[0], value: now ? formatRate(a[1](now)) : wait, tone: 'a' },
+      { name: b[0], value: now ? formatRate(b[1](now)) : wait, tone: 'b' },
+    ],
+    series: [
+      { values: pick(a[1]), tone: 'a' },
+      { values: pick(b[1]), tone: 'b' },
+    ],
+  });
   return (
     <section class="card usage" aria-labelledby="usage-title">
       <h2 id="usage-title">Usage</h2>
@@ -141,27 +160,13 @@ export function UsageCharts({ inst, live }: { inst: Instance; live: LiveState })
           <>
             <Chart
               title="Disk"
-              figures={[
-                { name: 'read', value: now ? formatRate(now.diskReadBps) : wait, tone: 'a' },
-                { name: 'write', value: now ? formatRate(now.diskWriteBps) : wait, tone: 'b' },
-              ]}
-              series={[
-                { values: pick((p) => p.diskReadBps), tone: 'a' },
-                { values: pick((p) => p.diskWriteBps), tone: 'b' },
-              ]}
+              {...twoRates(['read', (p) => p.diskReadBps], ['write', (p) => p.diskWriteBps])}
               max={64 * 1024}
               label="disk reads and writes over the last two minutes"
             />
             <Chart
               title="Network"
-              figures={[
-                { name: 'in', value: now ? formatRate(now.netRxBps) : wait, tone: 'a' },
-                { name: 'out', value: now ? formatRate(now.netTxBps) : wait, tone: 'b' },
-              ]}
-              series={[
-                { values: pick((p) => p.netRxBps), tone: 'a' },
-                { values: pick((p) => p.netTxBps), tone: 'b' },
-              ]}
+              {...twoRates(['in', (p) => p.netRxBps], ['out', (p) => p.netTxBps])}
               max={1024}
               label="network traffic over the last two minutes"
             />

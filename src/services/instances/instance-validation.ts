@@ -2,6 +2,7 @@ import { StrataError } from '../../base/errors.js';
 import { instancePathComponents, MAX_LAUNCH_FILES_BYTES } from '../../base/instance-path.js';
 import { parseSizeBytes } from '../../base/units.js';
 import { ENGINE_NAMES, type EngineName } from './engine.js';
+import type { WorkloadCreateSpec } from './instance-deps.js';
 import type { InstanceLimits } from './state-store.js';
 
 /** What a client asks for when it creates an instance. Sizes may be numbers of bytes or text (`512M`). */
@@ -174,24 +175,9 @@ export function instanceTypeOf(input: CreateInstanceInput): (typeof INSTANCE_TYP
   return t as (typeof INSTANCE_TYPES)[number];
 }
 
-/** A container or sandbox create request after validation. */
-export interface ValidWorkloadCreate {
-  name: string;
+/** A container or sandbox create request after validation: what its backend is given, and which backend. */
+export interface ValidWorkloadCreate extends WorkloadCreateSpec {
   type: 'container' | 'sandbox';
-  image: string;
-  module?: Uint8Array | undefined;
-  memoryBytes?: number | undefined;
-  cpuWeight?: number | undefined;
-  cpuQuotaPercent?: number | undefined;
-  /** Container: the network its `eth0` joins. */
-  network?: string | undefined;
-  hostname?: string | undefined;
-  command?: string[] | undefined;
-  pidsLimit?: number | undefined;
-  cpuTimeLimitMs?: number | undefined;
-  args?: string[] | undefined;
-  env?: Record<string, string> | undefined;
-  files?: Record<string, Uint8Array> | undefined;
 }
 
 /** Most processes a container may be limited to (a value above is a typo, not a limit). */
