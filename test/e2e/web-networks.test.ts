@@ -1,22 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Page } from 'playwright-core';
-import { browserMissing, shoot, startWebFixture } from '../helpers/browser.js';
-
-/** Calls the daemon's API from the page, with its session cookie. */
-async function call(page: Page, method: string, path: string, body?: unknown): Promise<number> {
-  return page.evaluate(
-    async ([m, p, b]) => {
-      const res = await fetch(p as string, {
-        method: m as string,
-        headers: b === undefined ? {} : { 'content-type': 'application/json' },
-        ...(b === undefined ? {} : { body: JSON.stringify(b) }),
-      });
-      return res.status;
-    },
-    [method, path, body] as const,
-  );
-}
+import { browserMissing, pageApi, shoot, startWebFixture } from '../helpers/browser.js';
 
 test('web console: networks with their topology graph, and storage volumes', {
   skip: browserMissing(),
@@ -61,10 +45,11 @@ test('web console: networks with their topology graph, and storage volumes', {
   await t.test('the create-instance dialog offers the network; the instance appears under its switch', async () => {
     // More of a network for the graph: one sharing lan0's router, and a plain switch on another VLAN.
     assert.equal(
-      await call(page, 'POST', '/1.0/networks', { name: 'dmz', subnet: '10.0.6.0/24', router: 'lan0', dhcp: true }),
+      (await pageApi(page, 'POST', '/1.0/networks', { name: 'dmz', subnet: '10.0.6.0/24', router: 'lan0', dhcp: true }))
+        .status,
       201,
     );
-    assert.equal(await call(page, 'POST', '/1.0/networks', { name: 'lab', vlan: 20 }), 201);
+    assert.equal((await pageApi(page, 'POST', '/1.0/networks', { name: 'lab', vlan: 20 })).status, 201);
     await page.goto(`${daemon!.url}/#/instances`);
     await page.getByRole('button', { name: 'New instance' }).click();
     const dialog = page.getByRole('dialog', { name: 'New instance' });
@@ -79,12 +64,12 @@ test('web console: networks with their topology graph, and storage volumes', {
       ['db-1', 'dmz'],
     ]) {
       const body = { name, image: 'debian', memory: '256M', network, start: false };
-      assert.equal(await call(page, 'POST', '/1.0/instances', body), 202);
+      assert.equal((await pageApi(page, 'POST', '/1.0/instances', body)).status, 202);
     }
     await page.goto(`${daemon!.url}/#/networks`);
     await page.locator('svg [data-node="instance:web-a"]').waitFor({ timeout: 60_000 });
     // Starting an instance starts its network's switch: both turn green as the event stream reports it.
-    assert.equal(await call(page, 'PUT', '/1.0/instances/web-a/state', { action: 'start' }), 202);
+    assert.equal((await pageApi(page, 'PUT', '/1.0/instances/web-a/state', { action: 'start' })).status, 202);
     await page.locator('svg [data-node="instance:web-a"] .topo-running').waitFor({ timeout: 180_000 });
     await page.locator('svg .topo-switch-on[data-node="switch:lan0"]').waitFor({ timeout: 60_000 });
     await page.locator('svg [data-node="instance:web-b"]').waitFor({ timeout: 60_000 });
