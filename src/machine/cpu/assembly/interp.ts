@@ -336,6 +336,20 @@ export function run(budget: i32): i32 {
           }
           let v: u64 = 0;
           if (f7 == 0) {
+            // XOR, AND and OR next, also before the switch: hashing (the kernel's SHA-256, the largest part of a
+            // Debian boot, and sha256sum) is mostly these and the 32-bit shifts.
+            if (f3 == 4) {
+              wx(rd, a ^ b);
+              break;
+            }
+            if (f3 == 7) {
+              wx(rd, a & b);
+              break;
+            }
+            if (f3 == 6) {
+              wx(rd, a | b);
+              break;
+            }
             switch (f3) {
               case 0:
                 v = a + b;
