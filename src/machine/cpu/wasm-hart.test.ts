@@ -194,3 +194,45 @@ test('a hart can run in a memory made elsewhere (VMM thread) whose RAM view alia
   );
   assert.throws(() => WasmHart.createMemory(1000), /not a positive multiple of 64 KiB/);
 });
+
+test('host-clock timer: the interrupt check reads the clock about once per 8192 instructions, and a due timer is taken within that window', () => {
+  // The host clock of this test is the hart's own instruction count, so a deadline is an instruction number.
+  let reads = 0;
+  let hart: WasmHart | undefined;
+  const nowTicks = () => {
+    reads++;
+    return hart ? hart.instret() : 0;
+  };
+  hart = WasmHart.create(wasmModule, { ramBytes: 1 << 20, mmio: { read: () => 0, write: () => {} }, nowTicks });
+  const deadline = 200_000;
+  hart.ram.set(
+    assemble(`
+    .option norvc
+    la t0, mtrap
+    csrw mtvec, t0
+    li t1, 0x02004000
+    li t2, ${deadline}
+    sd t2, 0(t1)
+    li t0, 0x80
+    csrs mie, t0
+    csrsi mstatus, 8
+1:  addi a0, a0, 1
+    j 1b
+.balign 4
+mtrap:
+    csrr s1, minstret
+    csrr s2, mcause
+    EXIT
+  `),
+    0,
+  );
+  hart.reset(RAM_BASE);
+  hart.setHtif(TOHOST);
+  reads = 0;
+  assert.equal(hart.run(1_000_000), StopReason.Htif);
+  assert.equal(hart.getRegLo(18), 7, 'machine timer interrupt');
+  const latency = hart.getReg(9) - deadline;
+  assert.ok(latency >= 0 && latency <= 8192 + 1024, `timer taken ${latency} instructions after its deadline`);
+  // One read per 1024-instruction chunk would be about 200; polling every 8192 instructions needs about 25.
+  assert.ok(reads <= 40, `${reads} clock reads for ${deadline} instructions`);
+});

@@ -71,6 +71,14 @@ export class Cpu {
   static mtimeOffset: u64 = 0;
   /** 0: mtime follows the host clock; N > 0: mtime advances one tick per N instructions (deterministic). */
   static instrPerTick: u64 = 0;
+  /**
+   * Timer poll (clint.ts mtipPolled): instretTotal, mtimecmp and mtimeOffset when the host clock last said the
+   * timer was not due. Until TIMER_POLL_INSTRUCTIONS more instructions ran, or mtimecmp or mtime changed, the
+   * interrupt check between chunks does not read the host clock again.
+   */
+  static pollFrom: u64 = 0;
+  static pollCmp: u64 = 0;
+  static pollOffset: u64 = 0;
 
   /** An exception is pending for the instruction being executed (set by memory and CSR paths). */
   static excFlag: bool = false;

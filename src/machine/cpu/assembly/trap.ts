@@ -2,7 +2,7 @@
 //
 // HOT-LOOP EXCEPTION (docs/architecture.md): part of the CPU interpreter.
 
-import { mtipNow } from './clint';
+import { mtipNow, mtipPolled } from './clint';
 import { Cpu, PRV_M, PRV_S, PRV_U } from './cpu-state';
 import { IRQ_LINES } from './layout';
 import { updateTlbContext } from './mmu';
@@ -62,11 +62,14 @@ export function readMip(): u64 {
   return v;
 }
 
-/** mip for interrupt selection: reads the clock only when the timer interrupt is enabled. */
-function pendingMip(): u64 {
+/**
+ * mip for interrupt selection: reads the clock only when the timer interrupt is enabled, and with `polled` (the
+ * check between chunks) at most once per clint.ts TIMER_POLL_INSTRUCTIONS while the timer is not due.
+ */
+function pendingMip(polled: bool): u64 {
   let v = Cpu.mipSw;
   if (Cpu.msip != 0) v |= MIP_MSIP;
-  if ((Cpu.mie & MIP_MTIP) != 0 && mtipNow()) v |= MIP_MTIP;
+  if ((Cpu.mie & MIP_MTIP) != 0 && (polled ? mtipPolled() : mtipNow())) v |= MIP_MTIP;
   const lines = load<u32>(IRQ_LINES);
   if ((lines & 1) != 0) v |= MIP_MEIP;
   if ((lines & 2) != 0) v |= MIP_SEIP;
@@ -75,7 +78,7 @@ function pendingMip(): u64 {
 
 /** Whether any interrupt is pending and enabled in mie (what wakes WFI, §3.3.3, regardless of global enables). */
 export function wfiWake(): bool {
-  return (pendingMip() & Cpu.mie) != 0;
+  return (pendingMip(false) & Cpu.mie) != 0;
 }
 
 /** Highest-priority interrupt in `bits`: MEI, MSI, MTI, SEI, SSI, STI (§3.1.9). Returns -1 if none. */
@@ -94,7 +97,7 @@ function pickInterrupt(bits: u64): i32 {
  * delegated ones below S or in S with SIE. Interrupts for M take precedence over those for S.
  */
 export function pendingInterrupt(): i32 {
-  const pend = pendingMip() & Cpu.mie;
+  const pend = pendingMip(true) & Cpu.mie;
   if (pend == 0) return -1;
   const prv = Cpu.priv;
   const ms = Cpu.mstatus;
