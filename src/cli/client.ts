@@ -365,8 +365,9 @@ export function toError(res: ApiResponse<unknown>): StrataError {
   const code = body?.error?.code;
   const message = body?.error?.message ?? `the daemon answered ${res.status}`;
   if (code === 'UNAUTHORIZED') {
+    // Refused by the daemon, not a bad command line: a failure (exit 1) for every command, never a usage error.
     return new StrataError(
-      'INVALID_ARGUMENT',
+      'UNAVAILABLE',
       `${message}: set STRATA_TOKEN (the token is in $STRATA_HOME/daemon/token)`,
     );
   }

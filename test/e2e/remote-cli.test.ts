@@ -80,6 +80,18 @@ test('the help of network and storage states where they act', async () => {
   }
 });
 
+test('a wrong token is one line naming STRATA_TOKEN and exit 1, for every command group', async () => {
+  for (const args of [['list'], ['network', 'list'], ['storage', 'pool', 'list']]) {
+    const r = await runStrata(args, {
+      env: { STRATA_HOME: cliHome, STRATA_URL: daemon.url, STRATA_TOKEN: 'not-the-token' },
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 1, `strata ${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^strata: .*set STRATA_TOKEN/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
+
 test('networks: create, list, show, flows and delete act on the daemon, with the local JSON', async () => {
   const c = await ok(
     remote('network', 'create', 'rnet-a', '--subnet', '10.0.61.0/24', '--dhcp', '--nat', '--vlan', '7'),
