@@ -366,10 +366,7 @@ export function toError(res: ApiResponse<unknown>): StrataError {
   const message = body?.error?.message ?? `the daemon answered ${res.status}`;
   if (code === 'UNAUTHORIZED') {
     // Refused by the daemon, not a bad command line: a failure (exit 1) for every command, never a usage error.
-    return new StrataError(
-      'UNAVAILABLE',
-      `${message}: set STRATA_TOKEN (the token is in $STRATA_HOME/daemon/token)`,
-    );
+    return new StrataError('UNAVAILABLE', `${message}: set STRATA_TOKEN (the token is in $STRATA_HOME/daemon/token)`);
   }
   return new StrataError(code && ERROR_CODES.has(code) ? (code as StrataErrorCode) : 'INTERNAL', message);
 }
