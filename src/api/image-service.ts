@@ -73,6 +73,7 @@ export class ImageService {
         env: this.env,
         mirror,
         signal,
+        progress,
       });
       return `${r.built ? 'built' : 'up to date:'} container image ${r.manifest.name}`;
     }

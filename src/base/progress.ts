@@ -10,10 +10,13 @@ export interface TextSink {
 /** A clock in milliseconds; injected so tests are deterministic. */
 export type NowMs = () => number;
 
+/** What a phase counts: bytes (the default), or steps of a job that cannot count bytes (packages installed). */
+export type ProgressUnit = 'bytes' | 'steps';
+
 /** Reports progress of one long job: `total` may be unknown (0) until known. */
 export interface ProgressReporter {
-  /** Starts a new phase (`downloading linux-image…`) with a known or unknown byte total. */
-  phase(label: string, totalBytes?: number): void;
+  /** Starts a new phase (`downloading linux-image…`) with a known or unknown total, in bytes unless `unit` says. */
+  phase(label: string, totalBytes?: number, unit?: ProgressUnit): void;
   /** Sets the bytes done in the current phase. */
   update(doneBytes: number, totalBytes?: number): void;
   /** A line of text that is not progress (kept above the bar). */
@@ -43,6 +46,7 @@ export class ProgressBar implements ProgressReporter {
   private label = '';
   private total = 0;
   private doneBytes = 0;
+  private unit: ProgressUnit = 'bytes';
   private startedMs = 0;
   private lastDrawMs = -Infinity;
   private drawn = false;
@@ -53,10 +57,11 @@ export class ProgressBar implements ProgressReporter {
     private readonly redrawMs = 100,
   ) {}
 
-  phase(label: string, totalBytes = 0): void {
+  phase(label: string, totalBytes = 0, unit: ProgressUnit = 'bytes'): void {
     if (this.drawn) this.done();
     this.label = label;
     this.total = totalBytes;
+    this.unit = unit;
     this.doneBytes = 0;
     this.startedMs = this.now();
     this.lastDrawMs = -Infinity;
@@ -93,8 +98,16 @@ export class ProgressBar implements ProgressReporter {
     this.drawn = false;
   }
 
-  /** The current line: label, bar, bytes, percent and rate. */
+  /** The current line: label, bar, bytes, percent and rate (steps: `done/total`, no rate). */
   render(withBar = true): string {
+    if (this.unit === 'steps') {
+      if (this.total <= 0) return `${this.label} ${this.doneBytes}`;
+      const frac = Math.min(this.doneBytes / this.total, 1);
+      const width = 24;
+      const fill = Math.round(frac * width);
+      const bar = withBar ? ` [${'#'.repeat(fill)}${'.'.repeat(width - fill)}]` : '';
+      return `${this.label}${bar} ${`${(frac * 100).toFixed(0)}%`.padStart(4)} ${this.doneBytes}/${this.total}`;
+    }
     const elapsedS = Math.max((this.now() - this.startedMs) / 1000, 1e-3);
     const rate = `${formatBytes(Math.round(this.doneBytes / elapsedS))}/s`;
     if (this.total > 0) {

@@ -46,7 +46,7 @@ export async function followOperation(
       if (!p) return;
       if (p.phase !== phase) {
         phase = p.phase;
-        bar.phase(`${label}: ${p.phase}`, p.totalBytes);
+        bar.phase(`${label}: ${p.phase}`, p.totalBytes, p.unit ?? 'bytes');
       }
       bar.update(p.doneBytes, p.totalBytes || undefined);
     });

@@ -1,5 +1,5 @@
 import { Fragment } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { Image, Operation, PullImage } from '../api/schema/index.js';
 import { api } from './api.js';
 import { namedField, withoutField } from './field-errors.js';
@@ -33,6 +33,9 @@ const SOURCES: Record<Image['type'], { value: string; label: string }[]> = {
   ],
 };
 
+/** How long a finished pull's full bar stays on the page before it goes away. */
+const PULL_DONE_LINGER_MS = 5000;
+
 /** The image pulls started on this page are the operations of kind image.pull. */
 const isPull = (o: Operation) => o.kind === 'image.pull';
 
@@ -53,6 +56,17 @@ export function ImagesPage({ live, store }: { live: LiveState; store: LiveStore 
 
   const mine = live.operations.filter((o) => pulls.includes(o.id));
   const others = live.operations.filter((o) => isPull(o) && o.status === 'running' && !pulls.includes(o.id));
+  // A pull that succeeded shows its full bar a few seconds, then leaves (its image is in the list by then).
+  const succeeded = mine
+    .filter((o) => o.status === 'success')
+    .map((o) => o.id)
+    .join(',');
+  useEffect(() => {
+    if (succeeded === '') return;
+    const ids = succeeded.split(',');
+    const timer = setTimeout(() => setPulls((p) => p.filter((id) => !ids.includes(id))), PULL_DONE_LINGER_MS);
+    return () => clearTimeout(timer);
+  }, [succeeded]);
 
   return (
     <>

@@ -215,7 +215,9 @@ export function OperationProgress({ op, subject }: { op: Operation; subject?: st
             <>
               {p && p.totalBytes > 0 ? (
                 <span class="op-bytes">
-                  {formatBytes(done ? p.totalBytes : p.doneBytes)} of {formatBytes(p.totalBytes)}
+                  {p.unit === 'steps'
+                    ? `${done ? p.totalBytes : p.doneBytes} of ${p.totalBytes}`
+                    : `${formatBytes(done ? p.totalBytes : p.doneBytes)} of ${formatBytes(p.totalBytes)}`}
                 </span>
               ) : null}
               <strong class="op-pct">{pct}%</strong>

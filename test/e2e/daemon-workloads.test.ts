@@ -70,6 +70,10 @@ test('container images are pulled through the image service (API) and the comman
   const op = await client.call<Operation>('POST', '/1.0/images', { source: 'busybox', type: 'container' });
   const done = await client.call<Operation>('GET', `/1.0/operations/${op.id}/wait?timeout=120`);
   assert.equal(done.status, 'success', done.errorMessage ?? '');
+  // The build reported a phase with a known total (busybox: its applet links, counted in steps).
+  assert.equal(done.progress?.unit, 'steps', JSON.stringify(done.progress));
+  assert.ok((done.progress?.totalBytes ?? 0) > 0, JSON.stringify(done.progress));
+  assert.equal(done.progress?.doneBytes, done.progress?.totalBytes);
   const image = await client.call<{ name: string }>('GET', '/1.0/images/busybox-container');
   assert.equal(image.name, 'busybox-container');
   // The local command finds it up to date.

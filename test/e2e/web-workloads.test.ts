@@ -64,6 +64,8 @@ test('web console: images, a container with exec, a sandbox from an uploaded mod
       const ops = await pageApi<Operation[]>(page, 'GET', '/1.0/operations');
       assert.equal(ops.body.find((o) => o.kind === 'image.pull')?.status, 'success');
       await shoot(page, 'web-images');
+      // A few seconds after its success the finished pull's bar goes away.
+      await done.waitFor({ state: 'detached', timeout: 20_000 });
     });
 
     await t.test('the create dialog: Escape closes it; Container mode shows only container fields', async () => {

@@ -18,6 +18,8 @@ export const OperationProgress = Type.Object({
   phase: Type.String(),
   doneBytes: Type.Integer({ minimum: 0 }),
   totalBytes: Type.Integer({ minimum: 0 }),
+  /** `steps` when doneBytes/totalBytes count steps (packages installed), not bytes. */
+  unit: Type.Optional(Type.Literal('steps')),
 });
 
 /** Status of an operation. */

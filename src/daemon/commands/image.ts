@@ -46,6 +46,8 @@ export const registerImageCommands: CommandRegistrar = (program: Command, ctx: C
           throw new StrataError('NOT_FOUND', `unknown container image '${name}': choose busybox or debian`);
         }
         const store = new ImageStore(defaultStrataHome(ctx.env));
+        // debootstrap's lines stay above the bar, one per step; the bar counts packages (applets for busybox).
+        const bar = opts.quiet ? undefined : new ProgressBar(ctx.stderr);
         const r = await withInterrupt((signal) =>
           pullContainerImage({
             store,
@@ -53,7 +55,8 @@ export const registerImageCommands: CommandRegistrar = (program: Command, ctx: C
             env: ctx.env,
             mirror: opts.mirror,
             signal,
-            onProgress: opts.quiet ? undefined : (line) => ctx.stderr.write(`${line}\n`),
+            onProgress: bar ? (line) => bar.note(line) : undefined,
+            progress: bar,
           }),
         );
         ctx.stdout.write(

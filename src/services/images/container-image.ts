@@ -15,11 +15,18 @@
  */
 
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, open, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StrataError } from '../../base/errors.js';
+import { type ProgressReporter, silentProgress } from '../../base/progress.js';
 import { discoverDebianMirror } from './apt-private.js';
 import { DEFAULT_DEBIAN_KEYRING } from './debian-builder.js';
+import {
+  countDebootstrapPackages,
+  type DebootstrapPackageCounts,
+  DebootstrapProgress,
+} from './debootstrap-progress.js';
 import { fsError, mkdirChecked } from './fs-checked.js';
 import { findExecutable, runTool } from './host-tools.js';
 import {
@@ -92,6 +99,8 @@ export interface ContainerPullOptions {
   keyring?: string | undefined;
   /** One line per step (debootstrap's `I:` lines). */
   onProgress?: ((line: string) => void) | undefined;
+  /** Phases with a known count where there is one (packages retrieved, extracted, unpacked, configured). */
+  progress?: ProgressReporter | undefined;
 }
 
 /** What a pull did. */
@@ -186,6 +195,7 @@ async function buildBusyboxRootfs(rootfs: string, opts: ContainerPullOptions): P
     );
   }
   const signal = opts.signal ?? AbortSignal.timeout(60_000);
+  const progress = opts.progress ?? silentProgress;
   const list = await runTool(busybox, ['--list-full'], {
     env: opts.env,
     signal,
@@ -218,15 +228,21 @@ async function buildBusyboxRootfs(rootfs: string, opts: ContainerPullOptions): P
     await chmod(join(rootfs, 'root'), 0o700);
     await copyFile(busybox, join(rootfs, 'bin', 'busybox'));
     await chmod(join(rootfs, 'bin', 'busybox'), 0o755);
-    for (const raw of list.stdout.toString('utf8').split('\n')) {
-      const rel = raw.trim().replace(/^\/+/, '');
-      if (rel === '' || rel.includes('..') || rel === 'bin/busybox') continue;
+    const applets = list.stdout
+      .toString('utf8')
+      .split('\n')
+      .map((raw) => raw.trim().replace(/^\/+/, ''))
+      .filter((rel) => rel !== '' && !rel.includes('..') && rel !== 'bin/busybox');
+    progress.phase('linking busybox applets', applets.length, 'steps');
+    for (const [i, rel] of applets.entries()) {
       const link = join(rootfs, rel);
       await mkdir(dirname(link), { recursive: true });
       await symlink('/bin/busybox', link).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'EEXIST') throw err;
       });
+      progress.update(i + 1);
     }
+    progress.done();
     await writeFile(
       join(rootfs, 'etc', 'passwd'),
       'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n',
@@ -290,7 +306,7 @@ async function buildDebianRootfs(rootfs: string, arch: string, opts: ContainerPu
     rootfs,
     mirror,
   ];
-  await runDebootstrap(debootstrap, args, opts, mirror);
+  await runDebootstrap(debootstrap, args, opts, mirror, rootfs);
   // Leave no apt lists or package cache in the image: containers fetch their own with apt-get update.
   for (const d of ['var/cache/apt/archives', 'var/lib/apt/lists']) {
     await rm(join(rootfs, d), { recursive: true, force: true });
@@ -304,7 +320,13 @@ async function buildDebianRootfs(rootfs: string, arch: string, opts: ContainerPu
   return { distribution: 'debian', release: suite, packages: parseDpkgStatus(status), mirror };
 }
 
-function runDebootstrap(tool: string, args: string[], opts: ContainerPullOptions, mirror: string): Promise<void> {
+function runDebootstrap(
+  tool: string,
+  args: string[],
+  opts: ContainerPullOptions,
+  mirror: string,
+  rootfs: string,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(tool, args, {
       env: { ...opts.env, LC_ALL: 'C', DEBIAN_FRONTEND: 'noninteractive' },
@@ -312,13 +334,23 @@ function runDebootstrap(tool: string, args: string[], opts: ContainerPullOptions
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     let tail = '';
-    const onData = (s: string) => {
+    const steps = new DebootstrapProgress(opts.progress ?? silentProgress, () => readPackageCounts(rootfs));
+    const partial = { stdout: '', stderr: '' };
+    const onData = (from: 'stdout' | 'stderr', s: string) => {
       tail = (tail + s).slice(-8192);
-      for (const line of s.split('\n')) if (/^[IWE]: /.test(line)) opts.onProgress?.(line);
+      // Chunks may end mid-line: only whole lines are read, the rest waits for the next chunk.
+      const lines = (partial[from] + s).split('\n');
+      partial[from] = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!/^[IWE]: /.test(line)) continue;
+        opts.onProgress?.(line);
+        steps.line(line);
+      }
     };
-    child.stdout.setEncoding('utf8').on('data', onData);
-    child.stderr.setEncoding('utf8').on('data', onData);
+    child.stdout.setEncoding('utf8').on('data', (s: string) => onData('stdout', s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => onData('stderr', s));
     child.on('error', (err: NodeJS.ErrnoException) => {
+      opts.progress?.fail?.(err.name === 'AbortError' ? 'cancelled' : 'failed');
       if (err.name === 'AbortError') reject(new StrataError('ABORTED', 'debootstrap cancelled'));
       else reject(new StrataError('UNAVAILABLE', `cannot run debootstrap: ${err.message}`));
     });
@@ -327,6 +359,8 @@ function runDebootstrap(tool: string, args: string[], opts: ContainerPullOptions
         resolve();
         return;
       }
+      for (const line of [partial.stdout, partial.stderr]) if (/^[IWE]: /.test(line)) opts.onProgress?.(line);
+      opts.progress?.fail?.(`debootstrap exit ${code}`);
       const eLine = /^E: (.+)$/m.exec(tail)?.[1]?.trim() ?? tail.trim().split('\n').pop() ?? `exit ${code}`;
       if (
         /Failed getting release file|Couldn't download|Could not resolve|Connection refused|unreachable/i.test(tail)
@@ -341,6 +375,21 @@ function runDebootstrap(tool: string, args: string[], opts: ContainerPullOptions
       }
     });
   });
+}
+
+/**
+ * The package counts debootstrap wrote into its target once every package was downloaded; undefined before that
+ * (or if unreadable: the phases then simply have no total).
+ */
+function readPackageCounts(rootfs: string): DebootstrapPackageCounts | undefined {
+  try {
+    return countDebootstrapPackages(
+      readFileSync(join(rootfs, 'debootstrap', 'required'), 'utf8'),
+      readFileSync(join(rootfs, 'debootstrap', 'base'), 'utf8'),
+    );
+  } catch {
+    return undefined;
+  }
 }
 
 /** `Package` to `Version` of every installed package in a dpkg `status` file. */

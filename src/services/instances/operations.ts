@@ -9,6 +9,8 @@ export interface OperationProgress {
   phase: string;
   doneBytes: number;
   totalBytes: number;
+  /** `steps` when the figures count steps (packages), not bytes; absent for bytes. */
+  unit?: 'steps';
 }
 
 /** An operation as the API shows it. */
@@ -78,8 +80,8 @@ export class OperationManager {
       pending: undefined,
     };
     const progress: ProgressReporter = {
-      phase: (label, totalBytes = 0) => {
-        live.progress = { phase: label, doneBytes: 0, totalBytes };
+      phase: (label, totalBytes = 0, unit = 'bytes') => {
+        live.progress = { phase: label, doneBytes: 0, totalBytes, ...(unit === 'steps' ? { unit } : {}) };
         this.publishProgress(live);
       },
       update: (doneBytes, totalBytes) => {
